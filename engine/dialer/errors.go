@@ -1,0 +1,168 @@
+package dialer
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ProxyErrorKind says what went wrong in a SOCKS5 dial, at the level the
+// engine needs to choose an outcome: retry through another proxy, try the
+// next MX, or report a configuration error.
+type ProxyErrorKind int
+
+// The kinds of ProxyError. The zero value is not a valid kind.
+const (
+	// ProxyUnreachable: the TCP connection to the proxy failed, or the
+	// proxy closed it before answering the greeting.
+	ProxyUnreachable ProxyErrorKind = iota + 1
+	// ProxyAuth: RFC 1929 status other than 0, or the proxy accepts none
+	// of the offered methods (RFC 1928 §3, X'FF'), typically because it
+	// demands a password we do not have.
+	ProxyAuth
+	// ProxyProtocol: the proxy answered with bytes that are not SOCKS5.
+	ProxyProtocol
+	// TargetRefused: RFC 1928 §6 reply X'05', the target port is closed.
+	TargetRefused
+	// TargetUnreachable: reply X'03' or X'04'.
+	TargetUnreachable
+	// NotAllowed: reply X'02', the proxy's ruleset forbids the target.
+	NotAllowed
+	// ProxyFailure: reply X'01' or any other failure code, or the proxy
+	// hung up after receiving CONNECT.
+	ProxyFailure
+	// Timeout: a deadline (the context's or Proxy.Timeout) expired.
+	Timeout
+	// Canceled: the context was canceled.
+	Canceled
+)
+
+// String returns a short lower-case name, stable enough for metrics.
+func (k ProxyErrorKind) String() string {
+	switch k {
+	case ProxyUnreachable:
+		return "proxy unreachable"
+	case ProxyAuth:
+		return "proxy authentication failed"
+	case ProxyProtocol:
+		return "proxy protocol error"
+	case TargetRefused:
+		return "target refused connection"
+	case TargetUnreachable:
+		return "target unreachable"
+	case NotAllowed:
+		return "connection not allowed by proxy"
+	case ProxyFailure:
+		return "proxy failure"
+	case Timeout:
+		return "timeout"
+	case Canceled:
+		return "canceled"
+	default:
+		return fmt.Sprintf("ProxyErrorKind(%d)", int(k))
+	}
+}
+
+// Stage is the step of the SOCKS5 exchange at which a dial failed.
+type Stage int
+
+// The stages of a SOCKS5 dial, in order.
+const (
+	// StageDial: opening the TCP connection to the proxy.
+	StageDial Stage = iota + 1
+	// StageGreeting: method negotiation (RFC 1928 §3).
+	StageGreeting
+	// StageAuth: username/password sub-negotiation (RFC 1929 §2).
+	StageAuth
+	// StageConnect: the CONNECT request and its reply (RFC 1928 §4, §6).
+	StageConnect
+)
+
+// String returns the stage's name.
+func (s Stage) String() string {
+	switch s {
+	case StageDial:
+		return "dial"
+	case StageGreeting:
+		return "greeting"
+	case StageAuth:
+		return "auth"
+	case StageConnect:
+		return "connect"
+	default:
+		return fmt.Sprintf("Stage(%d)", int(s))
+	}
+}
+
+// ProxyError is returned by SOCKS5 dialers for every failure after the
+// arguments were validated. Use errors.As to inspect it.
+type ProxyError struct {
+	// Proxy is the proxy's redacted URL (Proxy.String), never the password.
+	Proxy string
+	// Kind classifies the failure.
+	Kind ProxyErrorKind
+	// Stage is where in the exchange it failed.
+	Stage Stage
+	// Reply is the failure byte the proxy sent, when it sent one: the
+	// RFC 1928 §6 reply code at StageConnect, the RFC 1929 status at
+	// StageAuth, X'FF' at StageGreeting. Zero otherwise.
+	Reply byte
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error describes the failure without the proxy's password.
+func (e *ProxyError) Error() string {
+	msg := fmt.Sprintf("dialer: socks5 proxy %s: %s", e.Proxy, e.Kind)
+	if e.Reply != 0 {
+		msg += fmt.Sprintf(" (%s reply 0x%02x)", e.Stage, e.Reply)
+	} else if e.Stage != 0 {
+		msg += fmt.Sprintf(" during %s", e.Stage)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the underlying error, so errors.Is(err,
+// context.DeadlineExceeded) works for Timeout.
+func (e *ProxyError) Unwrap() error { return e.Err }
+
+// ProxyLevel reports whether the failure lies with the proxy rather than
+// the target, so another proxy might succeed where this one failed.
+// Authentication failures are excluded: they need a configuration fix,
+// not a retry.
+func (e *ProxyError) ProxyLevel() bool {
+	switch e.Kind {
+	case ProxyUnreachable, ProxyProtocol:
+		return true
+	case Timeout:
+		// A timeout waiting for the CONNECT reply is usually the proxy
+		// waiting for a slow or filtered target.
+		return e.Stage == StageDial || e.Stage == StageGreeting
+	}
+	return false
+}
+
+// KindOf returns the Kind of the first *ProxyError in err's chain, or 0.
+func KindOf(err error) ProxyErrorKind {
+	var pe *ProxyError
+	if errors.As(err, &pe) {
+		return pe.Kind
+	}
+	return 0
+}
+
+// IsAuth reports whether err is a proxy authentication failure.
+func IsAuth(err error) bool { return KindOf(err) == ProxyAuth }
+
+// IsTarget reports whether err means the proxy worked but the target
+// could not be reached (refused, unreachable or forbidden by the proxy's
+// rules): trying the next MX host is the sensible reaction.
+func IsTarget(err error) bool {
+	switch KindOf(err) {
+	case TargetRefused, TargetUnreachable, NotAllowed:
+		return true
+	}
+	return false
+}
