@@ -1,0 +1,88 @@
+# mailprobe: two commands on a fresh machine.
+#   make run   builds and starts the local server on embedded defaults
+#   make test  installs what the tests need, then vet, staticcheck, race tests, fuzzing, end-to-end
+SHELL := /bin/bash
+GO ?= go
+TOOLS := $(CURDIR)/.tools/bin
+export PATH := $(TOOLS):$(PATH)
+export GOBIN := $(TOOLS)
+
+STATICCHECK_VERSION := v0.8.2
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+LISTEN ?= 127.0.0.1:8080
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+FUZZTIME ?= 10s
+
+.PHONY: run test build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable
+
+## run: build and start `mailprobe serve` (embedded queue and store under ./data)
+run: build-local
+	@echo "mailprobe listening on http://$(LISTEN)"
+	@echo "try:  curl -s -X POST http://$(LISTEN)/v0/check_email -H 'content-type: application/json' -d '{\"to_email\":\"someone@example.com\"}'"
+	./bin/mailprobe serve --listen $(LISTEN) --data-dir ./data $(ARGS)
+
+## test: everything CI runs
+test: tools emulators
+	./scripts/test.sh
+
+build: build-local bootstraps
+
+build-local:
+	$(GO) build -o bin/mailprobe ./cmd/mailprobe
+
+## bootstraps: the two Lambda binaries for arm64, as SAM builds them
+bootstraps:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o bin/arm64/api/bootstrap ./functions/api
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o bin/arm64/sqsworker/bootstrap ./functions/sqsworker
+
+# SAM's makefile build method calls these with ARTIFACTS_DIR set.
+build-ApiFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+
+build-SqsWorkerFunction:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sqsworker
+
+## tools: staticcheck, the Lambda Runtime Interface Emulator, benchstat (Go module proxy only)
+tools:
+	@mkdir -p $(TOOLS)
+	@test -x $(TOOLS)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@test -x $(TOOLS)/aws-lambda-rie || $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+## emulators: SQS (fauxqs) and DynamoDB (dynalite) from npm, with node 22 from npm
+emulators:
+	./scripts/emulators.sh install
+
+vet:
+	$(GO) vet ./...
+
+staticcheck: tools
+	staticcheck ./...
+
+lint: vet staticcheck
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: the files above need formatting" && exit 1)
+
+unit:
+	$(GO) test -race ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine/address
+	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) ./engine/smtpprobe
+
+## bench: engine, API and bulk benchmarks; compare runs with benchstat
+bench:
+	@test -x $(TOOLS)/benchstat || $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./engine/... ./internal/api/... | tee bench.out
+	benchstat bench.out
+
+events:
+	@ls events/*.json
+
+deploy:
+	sam build --template-file infra/template.yaml && sam deploy --guided
+
+refresh-disposable:
+	./scripts/refresh-disposable.sh
+
+clean:
+	rm -rf bin .aws-sam bench.out

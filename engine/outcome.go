@@ -1,0 +1,154 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/smtpprobe"
+)
+
+// Error types of the smtp step. They extend Reacher's (Timeout, Socks5,
+// IOError) with precise kinds; the API documents every one.
+const (
+	ErrTypeTimeout        = "Timeout"
+	ErrTypeSocks5         = "Socks5"
+	ErrTypeProxyAuth      = "ProxyAuth"
+	ErrTypePrivateAddress = "PrivateAddress"
+	ErrTypeIO             = "IOError"
+	ErrTypeProtocol       = "ProtocolError"
+	ErrTypeBlocked        = "Blocked"
+	ErrTypeGreylisted     = "Greylisted"
+	ErrTypeTemporary      = "Temporary"
+	ErrTypeSMTP           = "SmtpError"
+	ErrTypeResolve        = "ResolveError"
+)
+
+// defaultRetryAfter is used when a connection-level failure leaves no reply
+// that says how long to wait.
+const defaultRetryAfter = 5 * time.Minute
+
+// outcome turns a finished conversation into the smtp object. done is false
+// when the conversation broke before the server said anything about the
+// recipient, so the caller should try the next MX host.
+func (v *Verifier) outcome(out smtpprobe.Outcome, err error, extra *DebugExtra) (Step[SMTP], *RetryHint, bool) {
+	if len(out.Recipients) == 0 {
+		var r *smtpprobe.Reply
+		if errors.As(err, &r) {
+			extra.LastReply = r.Error()
+			if r.Code >= 500 {
+				// A permanent refusal of the session (banner, EHLO or MAIL
+				// FROM) is about us, not about the mailbox.
+				step, hint := replyFailure(r)
+				return step, hint, true
+			}
+		}
+		return Step[SMTP]{}, nil, false
+	}
+	rr := out.Recipients[0]
+	if rr.Reply != nil {
+		extra.LastReply = rr.Reply.Error()
+	}
+	s := SMTP{CanConnectSMTP: true}
+	switch rr.Class {
+	case smtpprobe.Deliverable:
+		s.IsDeliverable = true
+		s.IsCatchAll = out.CatchAll != nil && *out.CatchAll
+	case smtpprobe.Invalid:
+	case smtpprobe.FullInbox:
+		s.HasFullInbox = true
+	case smtpprobe.Disabled:
+		s.IsDisabled = true
+	default:
+		step, hint := replyFailure(rr.Reply)
+		return step, hint, true
+	}
+	return OK(s), nil, true
+}
+
+// replyFailure maps a reply that says nothing definite about the mailbox to
+// an error object, with a retry hint for temporary conditions.
+func replyFailure(r *smtpprobe.Reply) (Step[SMTP], *RetryHint) {
+	class, desc := smtpprobe.Classify(r)
+	msg := r.Error()
+	switch class {
+	case smtpprobe.Blocked, smtpprobe.NeedsRDNS:
+		return Failed[SMTP](&StepError{Type: ErrTypeBlocked, Message: msg, Description: desc}), nil
+	case smtpprobe.Greylisted:
+		return Failed[SMTP](&StepError{Type: ErrTypeGreylisted, Message: msg}),
+			&RetryHint{After: smtpprobe.RetryAfter(r), Reason: "greylisted"}
+	case smtpprobe.Temporary, smtpprobe.TooManyRecipients:
+		return Failed[SMTP](&StepError{Type: ErrTypeTemporary, Message: msg}),
+			&RetryHint{After: smtpprobe.RetryAfter(r), Reason: "temporary failure"}
+	}
+	return Failed[SMTP](&StepError{Type: ErrTypeSMTP, Message: msg, Description: desc}), nil
+}
+
+// failure maps the last connection-level error to an error object.
+func (v *Verifier) failure(ctx context.Context, err error) (Step[SMTP], *RetryHint) {
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = errors.New("no MX host could be reached")
+	}
+	var (
+		pe    *dialer.ProxyError
+		reply *smtpprobe.Reply
+		perr  *smtpprobe.ProtocolError
+	)
+	retry := &RetryHint{After: defaultRetryAfter, Reason: "connection failure"}
+	switch {
+	case errors.As(err, &reply):
+		return replyFailure(reply)
+	case errors.Is(err, dialer.ErrPrivateAddress):
+		return Failed[SMTP](&StepError{Type: ErrTypePrivateAddress, Message: err.Error()}), nil
+	case errors.As(err, &pe) && pe.Kind == dialer.ProxyAuth:
+		return Failed[SMTP](&StepError{Type: ErrTypeProxyAuth, Message: err.Error()}), nil
+	case isTimeout(ctx, err):
+		return Failed[SMTP](&StepError{Type: ErrTypeTimeout, Message: timeoutMessage(err)}), retry
+	case errors.As(err, &pe):
+		return Failed[SMTP](&StepError{Type: ErrTypeSocks5, Message: err.Error()}), retry
+	case errors.As(err, &perr):
+		return Failed[SMTP](&StepError{Type: ErrTypeProtocol, Message: err.Error()}), nil
+	}
+	return Failed[SMTP](&StepError{Type: ErrTypeIO, Message: err.Error()}), retry
+}
+
+func isTimeout(ctx context.Context, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var pe *dialer.ProxyError
+	if errors.As(err, &pe) && pe.Kind == dialer.Timeout {
+		return true
+	}
+	return ctx.Err() != nil
+}
+
+func timeoutMessage(err error) string {
+	m := err.Error()
+	if strings.Contains(m, "timeout") || strings.Contains(m, "deadline") {
+		return m
+	}
+	return "timed out: " + m
+}
+
+// randomLocal returns a 15-character local part that no real mailbox has,
+// for the catch-all probe.
+func (v *Verifier) randomLocal() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [15]byte
+	if _, err := v.cfg.Random.Read(b[:]); err != nil {
+		// A broken random source still must not yield a real-looking name.
+		copy(b[:], "mailprobe-catch")
+		return string(b[:])
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Reachability is the verdict of one verification, as Reacher names it.
+type Reachability string
+
+// The four verdicts, in Reacher's vocabulary.
+const (
+	Safe    Reachability = "safe"
+	Risky   Reachability = "risky"
+	Invalid Reachability = "invalid"
+	Unknown Reachability = "unknown"
+)
+
+// Result is the outcome of one verification. Its JSON form is Reacher's
+// CheckEmailOutput: the keys, their order and their types match, so a client
+// written for Reacher reads it unchanged.
+type Result struct {
+	Input       string       `json:"input"`
+	IsReachable Reachability `json:"is_reachable"`
+	Misc        Step[Misc]   `json:"misc"`
+	MX          Step[MX]     `json:"mx"`
+	SMTP        Step[SMTP]   `json:"smtp"`
+	Syntax      Syntax       `json:"syntax"`
+	Debug       Debug        `json:"debug"`
+	Retry       *RetryHint   `json:"-"`
+	Normalized  string       `json:"-"`
+}
+
+// RetryHint tells a queue worker that the verdict is provisional: the server
+// answered with a temporary failure (greylisting, rate limit, a dropped
+// connection) and asked, or is expected, to be tried again later.
+type RetryHint struct {
+	After  time.Duration
+	Reason string
+}
+
+// Syntax is Reacher's "syntax" object.
+type Syntax struct {
+	Address         *string `json:"address"`
+	Domain          string  `json:"domain"`
+	IsValidSyntax   bool    `json:"is_valid_syntax"`
+	Username        string  `json:"username"`
+	NormalizedEmail *string `json:"normalized_email"`
+	Suggestion      *string `json:"suggestion"`
+}
+
+// Misc is Reacher's "misc" object.
+type Misc struct {
+	IsDisposable   bool    `json:"is_disposable"`
+	IsRoleAccount  bool    `json:"is_role_account"`
+	IsB2C          bool    `json:"is_b2c"`
+	GravatarURL    *string `json:"gravatar_url"`
+	HaveIBeenPwned *bool   `json:"haveibeenpwned"`
+}
+
+// MX is Reacher's "mx" object. Records keep their trailing dot.
+type MX struct {
+	AcceptsMail bool     `json:"accepts_mail"`
+	Records     []string `json:"records"`
+}
+
+// SMTP is Reacher's "smtp" object.
+type SMTP struct {
+	CanConnectSMTP bool `json:"can_connect_smtp"`
+	HasFullInbox   bool `json:"has_full_inbox"`
+	IsCatchAll     bool `json:"is_catch_all"`
+	IsDeliverable  bool `json:"is_deliverable"`
+	IsDisabled     bool `json:"is_disabled"`
+}
+
+// StepError is the error object that replaces a failed step in the result:
+// {"error":{"type":"Timeout","message":"..."}} with an optional sibling
+// "description" such as "IpBlacklisted" or "NeedsRDNS".
+type StepError struct {
+	Type        string
+	Message     string
+	Description string
+}
+
+// Step holds either the value of a step or the error that replaced it.
+type Step[T any] struct {
+	Value T
+	Err   *StepError
+}
+
+// OK returns a successful step.
+func OK[T any](v T) Step[T] { return Step[T]{Value: v} }
+
+// Failed returns a step replaced by an error object.
+func Failed[T any](e *StepError) Step[T] { return Step[T]{Err: e} }
+
+type stepErrorJSON struct {
+	Error struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+	} `json:"error"`
+	Description *string `json:"description,omitempty"`
+}
+
+// MarshalJSON writes the value, or Reacher's error object when the step failed.
+func (s Step[T]) MarshalJSON() ([]byte, error) {
+	if s.Err == nil {
+		return json.Marshal(s.Value)
+	}
+	var e stepErrorJSON
+	e.Error.Type = s.Err.Type
+	e.Error.Message = s.Err.Message
+	if s.Err.Description != "" {
+		d := s.Err.Description
+		e.Description = &d
+	}
+	return json.Marshal(e)
+}
+
+// UnmarshalJSON reads either shape, so stored results round-trip.
+func (s *Step[T]) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &probe); err == nil && len(probe.Error) > 0 && string(probe.Error) != "null" {
+		var e stepErrorJSON
+		if err := json.Unmarshal(b, &e); err != nil {
+			return err
+		}
+		s.Err = &StepError{Type: e.Error.Type, Message: e.Error.Message}
+		if e.Description != nil {
+			s.Err.Description = *e.Description
+		}
+		return nil
+	}
+	s.Err = nil
+	return json.Unmarshal(b, &s.Value)
+}
+
+// Debug is Reacher's "debug" object.
+type Debug struct {
+	BackendName string      `json:"backend_name"`
+	StartTime   time.Time   `json:"start_time"`
+	EndTime     time.Time   `json:"end_time"`
+	Duration    Duration    `json:"duration"`
+	SMTP        DebugSMTP   `json:"smtp"`
+	Mailprobe   *DebugExtra `json:"mailprobe,omitempty"`
+}
+
+// Duration is Rust's serde form of std::time::Duration.
+type Duration struct {
+	Secs  uint64 `json:"secs"`
+	Nanos uint32 `json:"nanos"`
+}
+
+// DurationOf converts a Go duration to Reacher's {secs, nanos}.
+func DurationOf(d time.Duration) Duration {
+	if d < 0 {
+		d = 0
+	}
+	return Duration{Secs: uint64(d / time.Second), Nanos: uint32(d % time.Second)}
+}
+
+// Std converts back to a Go duration.
+func (d Duration) Std() time.Duration {
+	return time.Duration(d.Secs)*time.Second + time.Duration(d.Nanos)
+}
+
+// DebugSMTP is Reacher's debug.smtp object.
+type DebugSMTP struct {
+	VerifMethod VerifMethod `json:"verif_method"`
+}
+
+// VerifMethod says how the mailbox was checked: Smtp, Api, Headless or Skipped.
+type VerifMethod struct {
+	Type        string            `json:"type"`
+	Host        string            `json:"host,omitempty"`
+	VerifMethod *SMTPVerifDetails `json:"verif_method,omitempty"`
+}
+
+// SMTPVerifDetails are the SMTP settings a check used. The proxy is shown
+// without its password.
+type SMTPVerifDetails struct {
+	FromEmail   string     `json:"from_email"`
+	HelloName   string     `json:"hello_name"`
+	Proxy       *ProxyInfo `json:"proxy"`
+	SMTPPort    int        `json:"smtp_port"`
+	SMTPTimeout *Duration  `json:"smtp_timeout"`
+	Retries     int        `json:"retries"`
+}
+
+// ProxyInfo is a redacted description of the proxy a check went through.
+type ProxyInfo struct {
+	Host     string  `json:"host"`
+	Port     int     `json:"port"`
+	Username *string `json:"username"`
+}
+
+// DebugExtra carries mailprobe's additions, ignored by Reacher clients.
+type DebugExtra struct {
+	Provider    string   `json:"provider,omitempty"`
+	MXTried     []string `json:"mx_tried,omitempty"`
+	LastReply   string   `json:"last_reply,omitempty"`
+	RetryAfterS int      `json:"retry_after_secs,omitempty"`
+	Sessions    int      `json:"sessions,omitempty"`
+}

@@ -1,0 +1,254 @@
+// Package engine verifies e-mail addresses without sending mail: syntax,
+// DNS MX, then an SMTP conversation through a SOCKS5 proxy, and the verdict.
+// It knows nothing of AWS or HTTP; callers build one Verifier and share it.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine/address"
+	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/misc"
+	"github.com/mailprobe/mailprobe/engine/mx"
+)
+
+// Resolver is the DNS the engine needs; *mx.Resolver implements it.
+type Resolver interface {
+	LookupMX(ctx context.Context, domain string) (mx.Records, error)
+	LookupIP(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// Dialer opens TCP connections, directly or through a proxy.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// GravatarLookup finds the Gravatar image of an address, if it has one.
+type GravatarLookup interface {
+	Lookup(ctx context.Context, email string) (url string, found bool, err error)
+}
+
+// SMTPSettings are the knobs of one SMTP conversation.
+type SMTPSettings struct {
+	FromEmail string
+	HelloName string
+	Port      int
+	Timeout   time.Duration // the whole SMTP step, all MX hosts and retries
+	Retries   int           // extra attempts after a connection-level failure
+}
+
+// Override is a provider's settings; zero fields inherit the defaults.
+type Override struct {
+	Method  Method
+	ProxyID string
+	SMTPSettings
+}
+
+// Config holds everything a Verifier needs. Only Resolver is required.
+type Config struct {
+	BackendName    string
+	Resolver       Resolver
+	Proxies        []dialer.Proxy          // rotated round-robin
+	NamedProxies   map[string]dialer.Proxy // referenced by Override.ProxyID
+	AllowDirect    bool                    // connect without a proxy when none is configured
+	AllowPrivateMX bool                    // tests and private networks only
+	Defaults       SMTPSettings
+	Overrides      map[Provider]Override
+	CommandTimeout time.Duration // per SMTP command; 0 lets smtpprobe choose
+	GreylistWait   time.Duration // when > 0, retry a greylisted address once after this wait
+	Now            func() time.Time
+	Random         io.Reader
+	Misc           *misc.Checker
+	Gravatar       GravatarLookup
+	Logger         *slog.Logger
+
+	// NewProxyDialer builds the dialer of one proxy; tests may wrap it.
+	NewProxyDialer func(dialer.Proxy) (Dialer, error)
+	// Direct is the dialer used when AllowDirect is set.
+	Direct Dialer
+}
+
+// ErrNoProxy means SMTP was refused because no proxy is configured and
+// direct connections were not allowed.
+var ErrNoProxy = errors.New("no SOCKS5 proxy configured and direct connections are not allowed (set --proxy, or --allow-direct where port 25 is open)")
+
+// Verifier runs verifications. It is safe for concurrent use.
+type Verifier struct {
+	cfg      Config
+	rotation *dialer.Rotation
+	named    map[string]proxyDialer
+}
+
+type proxyDialer struct {
+	proxy dialer.Proxy
+	d     Dialer
+}
+
+// New validates the configuration and builds the proxy dialers once.
+func New(cfg Config) (*Verifier, error) {
+	if cfg.Resolver == nil {
+		return nil, errors.New("engine: a resolver is required")
+	}
+	cfg.Defaults = withDefaults(cfg.Defaults, SMTPSettings{
+		FromEmail: "hello@localhost", HelloName: "localhost", Port: 25, Timeout: 45 * time.Second,
+	})
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Random == nil {
+		cfg.Random = rand.Reader
+	}
+	if cfg.Misc == nil {
+		cfg.Misc = misc.New()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NewProxyDialer == nil {
+		cfg.NewProxyDialer = func(p dialer.Proxy) (Dialer, error) { return dialer.NewSOCKS5(p) }
+	}
+	if cfg.Direct == nil {
+		cfg.Direct = dialer.Direct(cfg.Defaults.Timeout)
+	}
+	v := &Verifier{cfg: cfg, named: make(map[string]proxyDialer, len(cfg.NamedProxies))}
+	if len(cfg.Proxies) > 0 {
+		r, err := dialer.NewRotation(cfg.Proxies)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		v.rotation = r
+	}
+	for id, p := range cfg.NamedProxies {
+		d, err := cfg.NewProxyDialer(p)
+		if err != nil {
+			return nil, fmt.Errorf("engine: proxy %q: %w", id, err)
+		}
+		v.named[id] = proxyDialer{proxy: p, d: d}
+	}
+	for prov, o := range cfg.Overrides {
+		if o.ProxyID != "" {
+			if _, ok := v.named[o.ProxyID]; !ok {
+				return nil, fmt.Errorf("engine: override %s names unknown proxy %q", prov, o.ProxyID)
+			}
+		}
+	}
+	return v, nil
+}
+
+func withDefaults(s, d SMTPSettings) SMTPSettings {
+	if s.FromEmail == "" {
+		s.FromEmail = d.FromEmail
+	}
+	if s.HelloName == "" {
+		s.HelloName = d.HelloName
+	}
+	if s.Port == 0 {
+		s.Port = d.Port
+	}
+	if s.Timeout == 0 {
+		s.Timeout = d.Timeout
+	}
+	if s.Retries == 0 {
+		s.Retries = d.Retries
+	}
+	return s
+}
+
+// Verify checks one address. The returned error is non-nil only when ctx
+// ended before the check could conclude: the partial result must then not
+// be stored as final. Every other failure is part of the Result.
+func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
+	start := v.cfg.Now()
+	res := Result{Input: req.ToEmail}
+	res.Debug.BackendName = v.cfg.BackendName
+	res.Debug.SMTP.VerifMethod = VerifMethod{Type: "Skipped"}
+	res.MX = OK(MX{Records: []string{}})
+
+	addr, err := address.Parse(req.ToEmail)
+	if err != nil {
+		res.Syntax = Syntax{}
+		res.IsReachable = Invalid
+		v.finish(&res, start)
+		return res, nil
+	}
+	res.Syntax = syntaxOf(addr)
+	res.Normalized = addr.Normalized
+	res.Misc = OK(v.misc(ctx, addr, req.CheckGravatar))
+
+	records, mxStep := v.lookupMX(ctx, addr.Domain)
+	res.MX = mxStep
+	if mxStep.Err == nil && mxStep.Value.AcceptsMail {
+		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
+	}
+	res.IsReachable = Verdict(&res)
+	v.finish(&res, start)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("verify %s: %w", addr.Domain, err)
+	}
+	return res, nil
+}
+
+func (v *Verifier) finish(res *Result, start time.Time) {
+	end := v.cfg.Now()
+	res.Debug.StartTime = start.UTC()
+	res.Debug.EndTime = end.UTC()
+	res.Debug.Duration = DurationOf(end.Sub(start))
+}
+
+func syntaxOf(a address.Address) Syntax {
+	s := Syntax{
+		Address:         ptr(a.Address),
+		Domain:          a.Domain,
+		IsValidSyntax:   true,
+		Username:        a.Username,
+		NormalizedEmail: ptr(a.Normalized),
+	}
+	if sug, ok := address.Suggest(a.Domain); ok {
+		s.Suggestion = ptr(a.Username + "@" + sug)
+	}
+	return s
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (v *Verifier) misc(ctx context.Context, a address.Address, gravatar bool) Misc {
+	m := Misc{
+		IsDisposable:  v.cfg.Misc.IsDisposable(a.Domain),
+		IsRoleAccount: v.cfg.Misc.IsRoleAccount(a.Username),
+		IsB2C:         v.cfg.Misc.IsFree(a.Domain),
+	}
+	if gravatar && v.cfg.Gravatar != nil {
+		if url, ok, err := v.cfg.Gravatar.Lookup(ctx, a.Address); err == nil && ok {
+			m.GravatarURL = &url
+		}
+	}
+	return m
+}
+
+// lookupMX maps the resolver's outcomes to Reacher's mx object: a domain
+// that cannot receive mail is a fact (accepts_mail false), a resolver that
+// failed is an error object.
+func (v *Verifier) lookupMX(ctx context.Context, domain string) (mx.Records, Step[MX]) {
+	recs, err := v.cfg.Resolver.LookupMX(ctx, domain)
+	switch {
+	case errors.Is(err, mx.ErrNXDomain), errors.Is(err, mx.ErrNoMail):
+		return recs, OK(MX{Records: []string{}})
+	case err != nil:
+		return recs, Failed[MX](&StepError{Type: "ResolveError", Message: err.Error()})
+	case recs.Null || len(recs.Hosts) == 0:
+		return recs, OK(MX{Records: []string{}})
+	}
+	names := make([]string, len(recs.Hosts))
+	for i, h := range recs.Hosts {
+		names[i] = h.Name
+	}
+	return recs, OK(MX{AcceptsMail: true, Records: names})
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The body of `make test`: formatting, vet, staticcheck, race tests (with the
+# SQS and DynamoDB emulators and the Lambda RIE), then short fuzzing.
+# The tools are installed by `make tools emulators` before this runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.tools/bin:$PATH"
+FUZZTIME="${FUZZTIME:-10s}"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+staticcheck ./...
+
+echo "== emulators"
+./scripts/emulators.sh start
+trap './scripts/emulators.sh stop' EXIT
+set -a; source .emulators/env; set +a
+export MAILPROBE_RIE="$PWD/.tools/bin/aws-lambda-rie"
+
+echo "== go test -race"
+go test -race -timeout 12m ./...
+
+echo "== fuzz ($FUZZTIME each)"
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$FUZZTIME" ./engine/address
+go test -run '^$' -fuzz '^FuzzReadReply$' -fuzztime "$FUZZTIME" ./engine/smtpprobe
+echo "== make test: all passed"
