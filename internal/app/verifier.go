@@ -1,0 +1,73 @@
+// Package app wires mailprobe's parts from a validated configuration. It is
+// shared by the CLI, the local server and the two Lambda functions, so each
+// main stays a few lines long.
+package app
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/mx"
+	"github.com/mailprobe/mailprobe/internal/config"
+)
+
+// NewVerifier builds the engine from the configuration: the resolver, the
+// proxy rotation (the [proxy] section first, then MAILPROBE_PROXIES), the
+// named proxies of [overrides.proxies] and the provider overrides.
+func NewVerifier(cfg config.Config, logger *slog.Logger) (*engine.Verifier, error) {
+	res, err := mx.New(mx.Config{Servers: cfg.DNS})
+	if err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	ec := engine.Config{
+		BackendName:    cfg.BackendName,
+		Resolver:       res,
+		AllowDirect:    cfg.AllowDirect,
+		AllowPrivateMX: cfg.AllowPrivateMX,
+		GreylistWait:   cfg.GreylistWait,
+		Logger:         logger,
+		Defaults: engine.SMTPSettings{
+			FromEmail: cfg.FromEmail, HelloName: cfg.HelloName, Port: cfg.SMTPPort,
+			Timeout: cfg.SMTPTimeout, Retries: cfg.Retries,
+		},
+		NamedProxies: map[string]dialer.Proxy{},
+		Overrides:    map[engine.Provider]engine.Override{},
+	}
+	if cfg.Proxy != nil {
+		p := proxyOf(config.DefaultProxyID, *cfg.Proxy)
+		ec.Proxies = append(ec.Proxies, p)
+		ec.NamedProxies[config.DefaultProxyID] = p
+	}
+	for i, p := range cfg.ProxyPool {
+		ec.Proxies = append(ec.Proxies, proxyOf(fmt.Sprintf("pool-%d", i), p))
+	}
+	for id, p := range cfg.Proxies {
+		ec.NamedProxies[id] = proxyOf(id, p)
+	}
+	for prov, o := range cfg.Overrides {
+		m, err := engine.ParseMethod(string(o.Type))
+		if err != nil {
+			return nil, fmt.Errorf("overrides.%s.type: %w", prov, err)
+		}
+		eo := engine.Override{Method: m, SMTPSettings: engine.SMTPSettings{
+			FromEmail: o.FromEmail, HelloName: o.HelloName, Port: o.SMTPPort, Timeout: o.SMTPTimeout,
+		}}
+		if o.Retries != nil {
+			eo.Retries = *o.Retries
+		}
+		if o.Proxy != "" {
+			eo.ProxyID = o.Proxy
+		}
+		ec.Overrides[engine.Provider(prov)] = eo
+	}
+	return engine.New(ec)
+}
+
+func proxyOf(id string, p config.Proxy) dialer.Proxy {
+	return dialer.Proxy{
+		ID: id, Host: p.Host, Port: p.Port, Username: p.Username,
+		Password: p.Password.Reveal(), Timeout: p.Timeout,
+	}
+}
