@@ -189,6 +189,13 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
 	}
 	res.IsReachable = Verdict(&res)
+	if res.IsReachable == Invalid || res.IsReachable == Unknown {
+		// As Reacher: a typo suggestion only when the domain did not
+		// work out, so a real domain close to gmail.com is left alone.
+		if sug, ok := addr.Suggestion(); ok {
+			res.Syntax.Suggestion = &sug
+		}
+	}
 	v.finish(&res, start)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("verify %s: %w", addr.Domain, err)
@@ -210,9 +217,6 @@ func syntaxOf(a address.Address) Syntax {
 		IsValidSyntax:   true,
 		Username:        a.Username,
 		NormalizedEmail: ptr(a.Normalized),
-	}
-	if sug, ok := address.Suggest(a.Domain); ok {
-		s.Suggestion = ptr(a.Username + "@" + sug)
 	}
 	return s
 }

@@ -186,6 +186,13 @@ func TestVerifyDNSOutcomes(t *testing.T) {
 	if r.IsReachable != engine.Invalid || r.MX.Err != nil {
 		t.Errorf("NXDOMAIN: %s %+v, want invalid without error", r.IsReachable, r.MX.Err)
 	}
+	if r.Syntax.Suggestion != nil {
+		t.Errorf("suggestion %q for a domain close to no provider", *r.Syntax.Suggestion)
+	}
+	r = verify(t, v, "someone@gmial.com", 25)
+	if r.Syntax.Suggestion == nil || *r.Syntax.Suggestion != "someone@gmail.com" {
+		t.Errorf("suggestion = %v, want someone@gmail.com", r.Syntax.Suggestion)
+	}
 	r = verify(t, v, "x@implicit.test", srv.Port())
 	if got := r.MX.Value.Records; len(got) != 1 || got[0] != "implicit.test." {
 		t.Errorf("implicit MX records = %v", got)
