@@ -1,0 +1,46 @@
+package infra
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mailprobe/mailprobe/internal/config"
+)
+
+// TestEnvironmentLoads feeds each function's environment, with parameter
+// defaults (or samples for the secrets) in place of the Refs, to
+// config.Load: every variable the template sets must be one the
+// configuration understands.
+func TestEnvironmentLoads(t *testing.T) {
+	root := openNode(t)
+	samples := map[string]string{
+		"HeaderSecret":   "ssm:/mailprobe/header-secret",
+		"ProxyUrls":      "socks5://user:pass@198.51.100.7:1080",
+		"MailprobeTable": "mailprobe-MailprobeTable-ABC",
+		"JobQueue":       "https://sqs.us-east-1.amazonaws.com/123456789012/mailprobe-JobQueue-ABC",
+	}
+	for _, id := range functionIDs {
+		t.Run(id, func(t *testing.T) {
+			var environ []string
+			for _, p := range pairs(must(t, root, "Resources", id, "Properties", "Environment", "Variables")) {
+				ref := p[1].Value
+				v, ok := samples[ref]
+				if !ok {
+					v = must(t, root, "Parameters", ref, "Default").Value
+				}
+				environ = append(environ, p[0].Value+"="+v)
+			}
+			c, err := config.Load("", environ)
+			if err != nil {
+				t.Fatalf("config.Load(template environment): %v", err)
+			}
+			if !c.Storage.AWS() || len(c.ProxyPool) != 1 || !config.IsSecretRef(c.HeaderSecret.Reveal()) {
+				t.Errorf("storage %+v, proxy pool %d, header secret ref %v: want AWS mode, 1 proxy, a reference",
+					c.Storage, len(c.ProxyPool), config.IsSecretRef(c.HeaderSecret.Reveal()))
+			}
+			if c.SMTPTimeout != 45*time.Second || c.Throttle.PerMinute != 60 || c.CacheTTL != 24*time.Hour {
+				t.Errorf("parameter defaults not applied: %+v", c)
+			}
+		})
+	}
+}

@@ -1,0 +1,206 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeTOML writes data to a backend_config.toml in a fresh directory.
+func writeTOML(t *testing.T, data string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "backend_config.toml")
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustLoad(t *testing.T, path string, env []string) Config {
+	t.Helper()
+	c, err := Load(path, env)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return c
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestDefaults(t *testing.T) {
+	c := mustLoad(t, "", nil)
+	if !reflect.DeepEqual(c, Default()) {
+		t.Fatalf("Load(\"\", nil) = %+v, want Default() %+v", c, Default())
+	}
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"http_host", c.HTTPHost, "127.0.0.1"},
+		{"http_port", c.HTTPPort, 8080},
+		{"hello_name", c.HelloName, "localhost"},
+		{"from_email", c.FromEmail, "hello@localhost"},
+		{"smtp_timeout", c.SMTPTimeout, 45 * time.Second},
+		{"smtp_port", c.SMTPPort, 25},
+		{"retries", c.Retries, 1},
+		{"header_secret unset", c.HeaderSecret.IsZero(), true},
+		{"proxy", c.Proxy, (*Proxy)(nil)},
+		{"throttle", c.Throttle, Throttle{PerMinute: 60, PerDay: 10000}},
+		{"worker", c.Worker, Worker{PerMXConcurrency: 5, Concurrency: 10}},
+		{"cache_ttl", c.CacheTTL, 24 * time.Hour},
+		{"allow_request_proxy", c.AllowRequestProxy, false},
+		{"allow_direct", c.AllowDirect, false},
+		{"inline_budget", c.InlineBudget, 25 * time.Second},
+		{"log_level", c.LogLevel, "info"},
+		{"aws storage", c.Storage.AWS(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Errorf("got %v, want %v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	c := mustLoad(t, "testdata/backend_config.toml", nil)
+	gmail := c.Overrides[Gmail]
+	yahoo := c.Overrides[Yahoo]
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"backend_name", c.BackendName, "backend-test"},
+		{"http_host", c.HTTPHost, "0.0.0.0"},
+		{"http_port", c.HTTPPort, 9090},
+		{"hello_name", c.HelloName, "mx.example.org"},
+		{"from_email", c.FromEmail, "probe@example.org"},
+		{"smtp_timeout", c.SMTPTimeout, 30 * time.Second},
+		{"smtp_port", c.SMTPPort, 2525},
+		{"retries", c.Retries, 2},
+		{"header_secret", c.HeaderSecret.Reveal(), "s3cret-from-file"},
+		{"cache_ttl", c.CacheTTL, time.Hour},
+		{"allow_private_mx", c.AllowPrivateMX, true},
+		{"allow_direct", c.AllowDirect, true},
+		{"allow_request_proxy", c.AllowRequestProxy, true},
+		{"dns", c.DNS, []string{"127.0.0.1:5353", "[::1]:53"}},
+		{"greylist_wait", c.GreylistWait, 90 * time.Second},
+		{"log_level", c.LogLevel, "debug"},
+		{"log_emails", c.LogEmails, true},
+		{"inline_budget", c.InlineBudget, 20 * time.Second},
+		{"proxy", *c.Proxy, Proxy{Host: "proxy.example.org", Port: 1081, Username: "user0",
+			Password: NewSecret("pw0-secret"), Timeout: 5 * time.Second}},
+		{"proxies.proxy1", c.Proxies["proxy1"], Proxy{Host: "p1.example.org", Port: 1080, Username: "u1",
+			Password: NewSecret("pw1-secret")}},
+		{"proxies.proxy2", c.Proxies["proxy2"], Proxy{Host: "p2.example.org", Port: 1082}},
+		{"overrides.gmail", gmail, Override{Type: MethodSMTP, Proxy: "proxy1",
+			HelloName: "gmail-hello.example.org", FromEmail: "gmail@example.org"}},
+		{"overrides.hotmailb2c", c.Overrides[HotmailB2C], Override{Type: MethodHeadless}},
+		{"overrides.yahoo", yahoo, Override{Type: MethodSMTP, Proxy: "default", SMTPPort: 587,
+			SMTPTimeout: 20 * time.Second, Retries: ptr(0)}},
+		{"overrides count", len(c.Overrides), 3},
+		{"throttle", c.Throttle, Throttle{PerSecond: 20, PerMinute: 100, PerHour: 1000, PerDay: 20000}},
+		{"worker", c.Worker, Worker{Enable: true, PerMXConcurrency: 3, Concurrency: 8}},
+		{"storage", c.Storage, Storage{DataDir: "/var/lib/mailprobe"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Errorf("got %+v, want %+v", tt.got, tt.want)
+			}
+		})
+	}
+	t.Run("warnings", func(t *testing.T) {
+		want := []string{"sentry_dsn", "storage.postgres", "webdriver", "webdriver_addr", "worker.rabbitmq.url"}
+		var got []string
+		for _, w := range c.Warnings {
+			got = append(got, w[strings.LastIndex(w, " ")+1:])
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("warned about %q, want %q", got, want)
+		}
+	})
+}
+
+func TestExampleFile(t *testing.T) {
+	const path = "../../backend_config.example.toml"
+	// A commented-out setting or section, as opposed to prose.
+	commentedSetting := regexp.MustCompile(`(?m)^# (\[[a-z0-9_.]+\]|[a-z0-9_]+ = .+)$`)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("as shipped: the defaults", func(t *testing.T) {
+		c := mustLoad(t, path, nil)
+		if len(c.Warnings) != 0 {
+			t.Errorf("warnings: %q", c.Warnings)
+		}
+		if !reflect.DeepEqual(c, Default()) {
+			t.Errorf("example values differ from the defaults:\n got %+v\nwant %+v", c, Default())
+		}
+	})
+	t.Run("every commented setting is valid", func(t *testing.T) {
+		all := commentedSetting.ReplaceAllString(string(data), "$1")
+		c := mustLoad(t, writeTOML(t, all), nil)
+		if len(c.Warnings) != 0 {
+			t.Errorf("warnings: %q", c.Warnings)
+		}
+		if c.Proxy == nil || len(c.Proxies) != 2 || len(c.Overrides) != len(Providers()) ||
+			c.HeaderSecret.IsZero() || !c.Storage.AWS() {
+			t.Errorf("uncommented example lacks a section: %+v", c)
+		}
+	})
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"), nil)
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestSMTPFor(t *testing.T) {
+	c := mustLoad(t, "testdata/backend_config.toml", nil)
+	p1 := c.Proxies["proxy1"]
+	tests := []struct {
+		provider Provider
+		want     SMTPSettings
+	}{
+		{"", SMTPSettings{Method: MethodSMTP, Proxy: c.Proxy, HelloName: "mx.example.org",
+			FromEmail: "probe@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
+		{Gmail, SMTPSettings{Method: MethodSMTP, Proxy: &p1, HelloName: "gmail-hello.example.org",
+			FromEmail: "gmail@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
+		{HotmailB2C, SMTPSettings{Method: MethodHeadless, Proxy: c.Proxy, HelloName: "mx.example.org",
+			FromEmail: "probe@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
+		{Yahoo, SMTPSettings{Method: MethodSMTP, Proxy: c.Proxy, HelloName: "mx.example.org",
+			FromEmail: "probe@example.org", SMTPPort: 587, SMTPTimeout: 20 * time.Second, Retries: 0}},
+		{Mimecast, SMTPSettings{Method: MethodSMTP, Proxy: c.Proxy, HelloName: "mx.example.org",
+			FromEmail: "probe@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.provider), func(t *testing.T) {
+			if got := c.SMTPFor(tt.provider); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("SMTPFor(%q) = %+v, want %+v", tt.provider, got, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	env := []string{"RCH__HTTP_PORT=9000", "RCH__OVERRIDES__GMAIL__TYPE=smtp", "MAILPROBE_PROXIES=socks5://u:p@h:1"}
+	for b.Loop() {
+		if _, err := Load("testdata/backend_config.toml", env); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
