@@ -1,0 +1,81 @@
+package smtpprobe
+
+import "time"
+
+// Waits RetryAfter falls back on when a transient reply names none.
+// Greylisting servers hold a new sender for one to a few minutes
+// (postgrey's default is 300 s), so waiting the upper end makes one retry
+// usually enough; other transient failures get a shorter first wait.
+const (
+	DefaultGreylistWait  = 5 * time.Minute
+	DefaultTemporaryWait = time.Minute
+	maxRetryAfter        = time.Hour
+)
+
+// RetryAfter says how long to wait before asking again about a recipient
+// that got r. It is zero unless r is Greylisted, Temporary or
+// TooManyRecipients (a Blocked or NeedsRDNS 4xx will not improve with
+// time). A wait in the text ("try again in 60 seconds", "greylisted for 20
+// minutes") wins over the default; it is kept between 1 s and 1 h.
+func RetryAfter(r *Reply) time.Duration {
+	var def time.Duration
+	switch c, _ := Classify(r); c {
+	case Greylisted:
+		def = DefaultGreylistWait
+	case Temporary, TooManyRecipients:
+		def = DefaultTemporaryWait
+	default:
+		return 0
+	}
+	var buf [512]byte
+	if d, ok := parseWait(lowerText(buf[:0], r)); ok {
+		return d
+	}
+	return def
+}
+
+// parseWait finds the first "<number> <unit>" in lower-case text. The
+// number must start a word, so IP addresses, enhanced codes and host
+// names like "mta1017" are not mistaken for one.
+func parseWait(t []byte) (time.Duration, bool) {
+	for i := 0; i < len(t); i++ {
+		if !isDigit(t[i]) || (i > 0 && (isDigit(t[i-1]) || isLetter(t[i-1]) || t[i-1] == '.')) {
+			continue
+		}
+		n, j := 0, i
+		for j < len(t) && isDigit(t[j]) {
+			if n < 1e6 {
+				n = n*10 + int(t[j]-'0')
+			}
+			j++
+		}
+		k := j
+		if k < len(t) && t[k] == ' ' {
+			k++
+		}
+		e := k
+		for e < len(t) && isLetter(t[e]) {
+			e++
+		}
+		if u := unit(t[k:e]); u > 0 && (j == len(t) || t[j] != '.') {
+			return min(max(time.Duration(n)*u, time.Second), maxRetryAfter), true
+		}
+		i = j
+	}
+	return 0, false
+}
+
+func unit(w []byte) time.Duration {
+	switch string(w) {
+	case "s", "sec", "secs", "second", "seconds":
+		return time.Second
+	case "min", "mins", "minute", "minutes":
+		return time.Minute
+	case "h", "hr", "hrs", "hour", "hours":
+		return time.Hour
+	}
+	return 0
+}
+
+func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
