@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/store"
+	"github.com/mailprobe/mailprobe/internal/throttle"
+)
+
+// Checker verifies one address; *engine.Verifier implements it. Verify
+// returns an error only when ctx ended before the check concluded.
+type Checker interface {
+	Verify(ctx context.Context, req engine.Request) (engine.Result, error)
+}
+
+// JobStore keeps bulk and single-shot jobs and their results.
+type JobStore interface {
+	CreateJob(ctx context.Context, job store.Job) error
+	GetJob(ctx context.Context, id string) (store.Job, error)
+	ListResults(ctx context.Context, jobID string, offset, limit int) ([]store.Record, error)
+}
+
+// ResultCache stores final results by cache key.
+type ResultCache interface {
+	GetCache(ctx context.Context, key string, now time.Time) (json.RawMessage, bool, error)
+	PutCache(ctx context.Context, key string, value json.RawMessage, expires time.Time) error
+}
+
+// Enqueuer hands messages to the worker queue (SQS, or the embedded queue
+// locally), delivered no earlier than delay from now.
+type Enqueuer interface {
+	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
+}
+
+// Metrics records one finished verification.
+type Metrics interface {
+	Observe(result engine.Result, dur time.Duration)
+}
+
+// Config holds the API's settings. Start from DefaultConfig: a zero
+// CacheTTL disables the cache and zero throttle limits disable throttling.
+type Config struct {
+	// Secret is the expected x-reacher-secret value. When empty, Open must
+	// be set, or every authenticated route answers 401 (fail closed).
+	Secret string
+	// Open allows running without a secret. The wiring warns loudly.
+	Open bool
+
+	InlineBudget      time.Duration   // time a check may run inline before it is queued; default 25s
+	CacheTTL          time.Duration   // lifetime of cached results; 0 disables the cache
+	Throttle          throttle.Limits // per second/minute/hour/day; zero fields are unlimited
+	AllowRequestProxy bool            // honour "proxy" in requests instead of refusing it with 400
+	LogEmails         bool            // include addresses in request logs
+	ServeMetrics      bool            // expose GET /metrics (local mode)
+
+	MaxBodyBytes     int64 // single check body; default 16 KiB (Reacher's limit)
+	MaxBulkBytes     int64 // bulk body; default 8 MiB
+	MaxBulkAddresses int   // addresses per bulk job; default 100 000
+	BatchItems       int   // addresses per queue message; default 100
+	BatchBytes       int   // bytes per queue message; default and maximum queue.MaxBodyBytes (SQS's 256 KiB)
+
+	Version string // overrides the module version in /version (set by -ldflags in the wiring)
+	Commit  string // overrides the VCS revision in /version
+}
+
+// DefaultConfig returns the documented defaults: 25 s inline budget, 24 h
+// cache, 60 requests per minute and 10 000 per day.
+func DefaultConfig() Config {
+	return Config{
+		InlineBudget:     25 * time.Second,
+		CacheTTL:         24 * time.Hour,
+		Throttle:         throttle.DefaultLimits(),
+		MaxBodyBytes:     16 << 10,
+		MaxBulkBytes:     8 << 20,
+		MaxBulkAddresses: 100000,
+		BatchItems:       100,
+		BatchBytes:       queue.MaxBodyBytes,
+	}
+}
+
+// ErrNoSecret is returned by Config.Validate when no secret is configured
+// and the API was not explicitly opened.
+var ErrNoSecret = errors.New("api: no x-reacher-secret configured; set one or run open explicitly")
+
+// Validate reports settings the API cannot run with safely. New does not
+// call it (an http.Handler cannot fail); the wiring does, once at start.
+func (c Config) Validate() error {
+	if c.Secret == "" && !c.Open {
+		return ErrNoSecret
+	}
+	return nil
+}
+
+// withDefaults fills the fields whose zero value is meaningless.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.InlineBudget <= 0 {
+		c.InlineBudget = d.InlineBudget
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if c.MaxBulkBytes <= 0 {
+		c.MaxBulkBytes = d.MaxBulkBytes
+	}
+	if c.MaxBulkAddresses <= 0 {
+		c.MaxBulkAddresses = d.MaxBulkAddresses
+	}
+	if c.BatchItems <= 0 {
+		c.BatchItems = d.BatchItems
+	}
+	if c.BatchBytes <= 0 || c.BatchBytes > queue.MaxBodyBytes {
+		c.BatchBytes = d.BatchBytes
+	}
+	return c
+}
+
+// Deps are the collaborators of the API. Checker is required; a nil Jobs or
+// Queue makes the routes that need them answer 503, a nil Cache disables
+// caching, a nil Counter counts in memory (fine for one process, wrong for
+// Lambda, where the DynamoDB store must be passed).
+type Deps struct {
+	Checker        Checker
+	Jobs           JobStore
+	Queue          Enqueuer
+	Cache          ResultCache
+	Counter        throttle.Counter
+	Metrics        Metrics
+	MetricsHandler http.Handler // serves GET /metrics when Config.ServeMetrics
+	Logger         *slog.Logger
+	Now            func() time.Time
+	NewJobID       func() string // tests make ids predictable; default: random decimal ids
+}
+
+// Route describes one endpoint, for the OpenAPI test and the SAM template
+// test.
+type Route struct {
+	Method    string
+	Path      string // API Gateway and net/http syntax: /v1/bulk/{job_id}
+	Auth      bool   // requires x-reacher-secret
+	Throttled bool   // counts against the rate limits
+	LocalOnly bool   // served by `mailprobe serve` only, not declared in the SAM template
+}
+
+// Routes lists every endpoint the handler serves.
+func Routes() []Route {
+	return []Route{
+		{Method: http.MethodPost, Path: "/v0/check_email", Auth: true, Throttled: true},
+		{Method: http.MethodPost, Path: "/v1/check_email", Auth: true, Throttled: true},
+		{Method: http.MethodGet, Path: "/v1/check_email/{job_id}", Auth: true},
+		{Method: http.MethodPost, Path: "/v1/bulk", Auth: true, Throttled: true},
+		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}", Auth: true},
+		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}/results", Auth: true},
+		{Method: http.MethodGet, Path: "/healthz"},
+		{Method: http.MethodGet, Path: "/version", Auth: true},
+		{Method: http.MethodGet, Path: "/openapi.json", Auth: true},
+		{Method: http.MethodGet, Path: "/metrics", Auth: true, LocalOnly: true},
+	}
+}
+
+// New builds the API handler.
+func New(cfg Config, deps Deps) http.Handler {
+	cfg = cfg.withDefaults()
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.NewJobID == nil {
+		deps.NewJobID = randomJobID
+	}
+	if deps.Counter == nil {
+		deps.Counter = throttle.NewMemory(deps.Now)
+	}
+	s := &server{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Logger,
+		mux:     http.NewServeMux(),
+		limiter: throttle.New(deps.Counter, cfg.Throttle, throttle.WithClock(deps.Now)),
+		auth:    newAuthenticator(cfg.Secret, cfg.Open),
+		version: buildVersion(cfg.Version, cfg.Commit),
+	}
+	if cfg.Secret == "" && !cfg.Open {
+		s.log.Error("api: no secret configured and not open: every authenticated route answers 401")
+	}
+	handlers := map[string]http.HandlerFunc{
+		"POST /v0/check_email":          s.checkEmail,
+		"POST /v1/check_email":          s.checkEmail,
+		"GET /v1/check_email/{job_id}":  s.checkStatus,
+		"POST /v1/bulk":                 s.bulkCreate,
+		"GET /v1/bulk/{job_id}":         s.bulkStatus,
+		"GET /v1/bulk/{job_id}/results": s.bulkResults,
+		"GET /healthz":                  s.healthz,
+		"GET /version":                  s.versionInfo,
+		"GET /openapi.json":             s.openAPI,
+		"GET /metrics":                  s.metrics,
+	}
+	for _, rt := range Routes() {
+		pattern := rt.Method + " " + rt.Path
+		if rt.Path == "/metrics" && (!cfg.ServeMetrics || deps.MetricsHandler == nil) {
+			continue // unregistered: 404 like any unknown path
+		}
+		s.mux.Handle(pattern, s.route(pattern, rt, handlers[pattern]))
+	}
+	return s
+}

@@ -1,0 +1,163 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// bulkInput is a decoded POST /v1/bulk body.
+type bulkInput struct {
+	emails  []string
+	webhook json.RawMessage // compact JSON, nil when absent
+}
+
+// webhookJSON is Reacher's webhook object; only its shape is checked here,
+// the worker POSTs to it.
+type webhookJSON struct {
+	OnEachEmail *struct {
+		URL     string            `json:"url"`
+		Headers map[string]string `json:"headers"`
+		Extra   json.RawMessage   `json:"extra"`
+	} `json:"on_each_email"`
+}
+
+// decodeBulk reads {"input":[...], "webhook":{...}} token by token, so that
+// an oversized list is refused at its (maxAddrs+1)th address instead of
+// after decoding millions of strings, and a wrong element is reported by
+// its index. Unknown fields are skipped, as Reacher does.
+func decodeBulk(w http.ResponseWriter, r *http.Request, maxBytes int64, maxAddrs int) (bulkInput, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err := expectDelim(dec, '{', "Request body must be a JSON object."); err != nil {
+		return bulkInput{}, err
+	}
+	var in bulkInput
+	seen := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return bulkInput{}, decodeError(err)
+		}
+		key, _ := tok.(string) // object keys are always strings
+		switch key {
+		case "input":
+			seen = true
+			if in.emails, err = decodeInput(dec, maxAddrs); err != nil {
+				return bulkInput{}, err
+			}
+		case "webhook":
+			if in.webhook, err = decodeWebhook(dec); err != nil {
+				return bulkInput{}, err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return bulkInput{}, decodeError(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return bulkInput{}, decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return bulkInput{}, decodeError(err)
+		}
+		return bulkInput{}, badRequest("Request body must contain a single JSON value.")
+	}
+	switch {
+	case !seen:
+		return bulkInput{}, badRequest("input field is required.")
+	case len(in.emails) == 0:
+		return bulkInput{}, badRequest("input field must contain at least one email address.")
+	}
+	return in, nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return decodeError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return badRequest("%s", msg)
+	}
+	return nil
+}
+
+// decodeInput reads the input array. Every element must be a string;
+// strings that are not valid addresses are accepted and verified as
+// invalid, like any other address.
+func decodeInput(dec *json.Decoder, maxAddrs int) ([]string, error) {
+	if err := expectDelim(dec, '[', "input field must be an array of strings."); err != nil {
+		return nil, err
+	}
+	emails := make([]string, 0, 64)
+	for dec.More() {
+		if len(emails) >= maxAddrs {
+			return nil, &requestError{status: http.StatusRequestEntityTooLarge,
+				msg: "input field has more than " + strconv.Itoa(maxAddrs) + " addresses."}
+		}
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, decodeError(err)
+		}
+		s, ok := tok.(string)
+		if !ok {
+			return nil, badRequest("input[%d] must be a string.", len(emails))
+		}
+		emails = append(emails, s)
+	}
+	if _, err := dec.Token(); err != nil { // the closing bracket
+		return nil, decodeError(err)
+	}
+	return emails, nil
+}
+
+// maxWebhookBytes bounds the webhook object, which travels in every queue
+// message of the job (each at most 256 KiB).
+const maxWebhookBytes = 16 << 10
+
+// decodeWebhook checks the webhook object and returns it compacted, or nil
+// for null or an object without on_each_email.
+func decodeWebhook(dec *json.Decoder) (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, decodeError(err)
+	}
+	if bytes.Equal(raw, []byte("null")) {
+		return nil, nil
+	}
+	if len(raw) > maxWebhookBytes {
+		return nil, &requestError{status: http.StatusRequestEntityTooLarge,
+			msg: "webhook field is larger than " + strconv.Itoa(maxWebhookBytes) + " bytes."}
+	}
+	var wh webhookJSON
+	if err := json.Unmarshal(raw, &wh); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			field := "webhook"
+			if typ.Field != "" {
+				field += "." + typ.Field
+			}
+			return nil, badRequest("Field %s must be %s, not %s.", field, jsonKind(typ.Type), typ.Value)
+		}
+		return nil, badRequest("webhook field is not valid JSON.")
+	}
+	if wh.OnEachEmail == nil {
+		return nil, nil
+	}
+	u, err := url.Parse(wh.OnEachEmail.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, badRequest("webhook.on_each_email.url must be an absolute http or https URL.")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, badRequest("webhook field is not valid JSON.")
+	}
+	return buf.Bytes(), nil
+}
