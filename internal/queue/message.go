@@ -1,0 +1,123 @@
+// Package queue defines mailprobe's work message (schema version 1, see
+// docs/message-schema.md and docs/message.schema.json), its strict decoder,
+// the batching of a job's addresses into messages, and what a received
+// message looks like. The implementations live in subpackages: sqsq (Amazon
+// SQS) and local (an embedded bbolt-backed queue with the same semantics);
+// queuetest holds the contract test suite both pass.
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Version is the message schema version this package writes and reads.
+const Version = 1
+
+// Limits shared by every implementation, SQS's own.
+const (
+	// MaxBodyBytes is the largest message body: SQS's 256 KiB limit, which also
+	// bounds the sum of the bodies in one SendMessageBatch.
+	MaxBodyBytes = 256 * 1024
+	// MaxBatchEntries is the number of messages one SendMessageBatch takes.
+	MaxBatchEntries = 10
+	// MaxDelay is the longest delivery delay (SQS DelaySeconds ≤ 900).
+	MaxDelay = 15 * time.Minute
+	// MaxVisibility is the longest a received message can stay hidden (12 h).
+	MaxVisibility = 12 * time.Hour
+	// MaxIndex is the largest item index: 2^53-1, exact in every JSON reader.
+	MaxIndex = 1<<53 - 1
+)
+
+// Errors callers branch on.
+var (
+	// ErrTooLarge reports a message whose body exceeds MaxBodyBytes.
+	ErrTooLarge = errors.New("queue: message too large")
+	// ErrReceiptInvalid reports a receipt handle that no longer names an
+	// in-flight message (deleted, or received again by someone else).
+	ErrReceiptInvalid = errors.New("queue: receipt handle invalid")
+)
+
+// Message is one unit of work: addresses of ONE domain from one job, so a
+// worker can verify them over a shared MX lookup and SMTP politeness budget.
+type Message struct {
+	Version int    `json:"version"`
+	JobID   string `json:"job_id"`
+	Items   []Item `json:"items"`
+	// Request holds Reacher check_email options (from_email, hello_name,
+	// smtp_port, proxy, ...) applied to every item; to_email comes from the item.
+	Request json.RawMessage `json:"request,omitempty"`
+	// Webhook is Reacher's {"on_each_email":{"url","headers","extra"}}.
+	Webhook json.RawMessage `json:"webhook,omitempty"`
+	// Attempt counts the reschedules so far (greylisting backoff).
+	Attempt int `json:"attempt"`
+}
+
+// Item is one address and its position in the job's input.
+type Item struct {
+	Index int    `json:"index"`
+	Email string `json:"email"`
+}
+
+// Delivery is a received message. When the body is not a valid message, Err
+// holds the *DecodeError and Message is zero: the consumer logs it and leaves
+// the message alone, so it reaches the dead-letter queue after
+// maxReceiveCount receives instead of looping or blocking a batch.
+type Delivery struct {
+	ID            string
+	Message       Message
+	Body          []byte
+	ReceiptHandle string
+	ReceiveCount  int
+	Err           error
+}
+
+// Domain returns the lower-cased part of an address after its last '@', or ""
+// when there is none; messages group items by it.
+func Domain(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(email[at+1:]))
+}
+
+// Encode validates m and returns its JSON body. A zero Version is written as
+// Version.
+func Encode(m Message) ([]byte, error) {
+	if m.Version == 0 {
+		m.Version = Version
+	}
+	if err := validate(m); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("queue: encode: %w", err)
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), MaxBodyBytes)
+	}
+	return body, nil
+}
+
+// ClampDelay rounds d up to whole seconds within [0, MaxDelay], what SQS's
+// DelaySeconds can express: a message is never delivered before d.
+func ClampDelay(d time.Duration) time.Duration {
+	return min(max(d, 0).Truncate(time.Second)+ceilSecond(d), MaxDelay)
+}
+
+// ClampVisibility rounds d up to whole seconds within [0, MaxVisibility].
+func ClampVisibility(d time.Duration) time.Duration {
+	return min(max(d, 0).Truncate(time.Second)+ceilSecond(d), MaxVisibility)
+}
+
+func ceilSecond(d time.Duration) time.Duration {
+	if d > 0 && d%time.Second != 0 {
+		return time.Second
+	}
+	return 0
+}

@@ -1,0 +1,81 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+type cacheItem struct {
+	Value   json.RawMessage `json:"v"`
+	Expires time.Time       `json:"exp"`
+}
+
+type counter struct {
+	N       int64     `json:"n"`
+	Expires time.Time `json:"exp"`
+}
+
+// live reports whether an item with the given expiry is still valid at now;
+// a zero expiry never expires.
+func live(expires, now time.Time) bool { return expires.IsZero() || now.Before(expires) }
+
+// GetCache returns the value stored under key unless it has expired at now.
+// Expired items stay in the file until overwritten; they are never returned.
+func (s *Store) GetCache(ctx context.Context, key string, now time.Time) (json.RawMessage, bool, error) {
+	var it cacheItem
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		ok, err = getJSON(tx.Bucket(bucketCache), []byte(key), &it)
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("bolt store: get cache %q: %w", key, err)
+	}
+	if !ok || !live(it.Expires, now) {
+		return nil, false, nil
+	}
+	return it.Value, true, nil
+}
+
+// PutCache stores value under key until expires (zero: forever).
+func (s *Store) PutCache(ctx context.Context, key string, value json.RawMessage, expires time.Time) error {
+	if !json.Valid(value) {
+		return fmt.Errorf("bolt store: put cache %q: value is not JSON", key)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bucketCache), []byte(key), cacheItem{Value: value, Expires: expires.Round(0)})
+	})
+	if err != nil {
+		return fmt.Errorf("bolt store: put cache %q: %w", key, err)
+	}
+	return nil
+}
+
+// Incr adds one to the counter under key and returns the new value. A new
+// counter, or one whose window has expired by the store's clock, starts at 1
+// with the given expiry; a live counter keeps its first expiry, so a window
+// does not slide.
+func (s *Store) Incr(ctx context.Context, key string, expires time.Time) (int64, error) {
+	var c counter
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		ok, err := getJSON(b, []byte(key), &c)
+		if err != nil {
+			return err
+		}
+		if !ok || !live(c.Expires, s.now()) {
+			c = counter{Expires: expires.Round(0)}
+		}
+		c.N++
+		return putJSON(b, []byte(key), c)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bolt store: incr %q: %w", key, err)
+	}
+	return c.N, nil
+}

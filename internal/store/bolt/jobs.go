@@ -1,0 +1,152 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/mailprobe/mailprobe/internal/store"
+)
+
+type jobMeta struct {
+	Total     int             `json:"total"`
+	CreatedAt time.Time       `json:"created_at"`
+	Webhook   json.RawMessage `json:"webhook,omitempty"`
+}
+
+type counts struct {
+	Summary store.Summary `json:"summary"`
+	LastAt  time.Time     `json:"last_at"`
+}
+
+// CreateJob stores a new job; it fails with store.ErrJobExists when the id is
+// taken. A zero CreatedAt is set to now.
+func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
+	if err := store.CheckJob(j); err != nil {
+		return err
+	}
+	if j.CreatedAt.IsZero() {
+		j.CreatedAt = s.now()
+	}
+	meta := jobMeta{Total: j.Total, CreatedAt: store.Clean(j.CreatedAt), Webhook: j.Webhook}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketJobs)
+		if b.Get([]byte(j.ID)) != nil {
+			return store.ErrJobExists
+		}
+		return putJSON(b, []byte(j.ID), meta)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt store: create job %q: %w", j.ID, err)
+	}
+	return nil
+}
+
+// GetJob returns the job with its counters; FinishedAt is the time the last
+// missing result was counted, once every address has one.
+func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
+	var meta jobMeta
+	var c counts
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bucketJobs), []byte(id), &meta)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return store.ErrNotFound
+		}
+		_, err = getJSON(tx.Bucket(bucketCounts), []byte(id), &c)
+		return err
+	})
+	if err != nil {
+		return store.Job{}, fmt.Errorf("bolt store: get job %q: %w", id, err)
+	}
+	j := store.Job{ID: id, Total: meta.Total, CreatedAt: meta.CreatedAt, Webhook: meta.Webhook,
+		Processed: c.Summary.Total(), Summary: c.Summary}
+	if j.Status() == store.StatusCompleted {
+		at := c.LastAt
+		j.FinishedAt = &at
+	}
+	return j, nil
+}
+
+// PutResult stores rec unless (JobID, Index) already has a record; either
+// way it returns the stored record, and created tells which. The record and
+// its count are written in one transaction, so a result is counted exactly
+// once. A zero CreatedAt is set to now.
+func (s *Store) PutResult(ctx context.Context, rec store.Record) (store.Record, bool, error) {
+	if err := store.CheckRecord(rec); err != nil {
+		return store.Record{}, false, err
+	}
+	now := store.Clean(s.now())
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	rec.CreatedAt = store.Clean(rec.CreatedAt)
+	stored, created := rec, false
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		results, err := tx.Bucket(bucketResults).CreateBucketIfNotExists([]byte(rec.JobID))
+		if err != nil {
+			return err
+		}
+		key := u64(uint64(rec.Index))
+		ok, err := getJSON(results, key, &stored)
+		if ok || err != nil {
+			return err
+		}
+		created = true
+		if err := putJSON(results, key, rec); err != nil {
+			return err
+		}
+		if err := index(tx, rec); err != nil {
+			return err
+		}
+		return count(tx, rec, now)
+	})
+	if err != nil {
+		return store.Record{}, false, fmt.Errorf("bolt store: put result %s#%d: %w", rec.JobID, rec.Index, err)
+	}
+	return stored, created, nil
+}
+
+// index adds rec to the by-verdict and by-address indexes.
+func index(tx *bbolt.Tx, rec store.Record) error {
+	verdicts, err := tx.Bucket(bucketVerdicts).CreateBucketIfNotExists([]byte(rec.JobID))
+	if err != nil {
+		return err
+	}
+	vkey := append([]byte(rec.IsReachable+"\x00"), u64(timeKey(rec.CreatedAt))...)
+	if err := verdicts.Put(append(vkey, u64(uint64(rec.Index))...), nil); err != nil {
+		return err
+	}
+	if rec.Normalized == "" {
+		return nil
+	}
+	akey := append([]byte(rec.Normalized+"\x00"), u64(timeKey(rec.CreatedAt))...)
+	akey = append(append(akey, rec.JobID+"\x00"...), u64(uint64(rec.Index))...)
+	return putJSON(tx.Bucket(bucketAddrs), akey, addrRef{JobID: rec.JobID, Index: rec.Index})
+}
+
+type addrRef struct {
+	JobID string `json:"job_id"`
+	Index int    `json:"index"`
+}
+
+func count(tx *bbolt.Tx, rec store.Record, now time.Time) error {
+	b := tx.Bucket(bucketCounts)
+	var c counts
+	if _, err := getJSON(b, []byte(rec.JobID), &c); err != nil {
+		return err
+	}
+	if !c.Summary.Add(rec.IsReachable) {
+		return errors.New("unreachable: verdict checked before") // CheckRecord ran first
+	}
+	if now.After(c.LastAt) {
+		c.LastAt = now
+	}
+	return putJSON(b, []byte(rec.JobID), c)
+}

@@ -1,0 +1,158 @@
+package dynamo
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/mailprobe/mailprobe/internal/store"
+	"github.com/mailprobe/mailprobe/internal/store/storetest"
+	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awsemu.Stop()
+	os.Exit(code)
+}
+
+// newStore creates a fresh table on dynalite and a store on it.
+func newStore(t *testing.T, optFns ...func(*dynamodb.Options)) *Store {
+	t.Helper()
+	client := awsemu.DynamoDB(t, optFns...)
+	table := awsemu.Name(t, "t")
+	if err := CreateTable(context.Background(), client, table); err != nil {
+		t.Fatalf("CreateTable: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	return New(client, table)
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return newStore(t) })
+}
+
+// TestContractUnderFaults injects throttling and 5xx answers below the SDK's
+// retryer — some before the request reaches dynalite, some after it has been
+// applied (the ambiguous case) — and checks the counts stay exact.
+func TestContractUnderFaults(t *testing.T) {
+	storetest.RunExactness(t, func(t *testing.T) storetest.Store {
+		var faults atomic.Int64
+		t.Cleanup(func() {
+			if faults.Load() == 0 {
+				t.Errorf("no fault was injected")
+			}
+			t.Logf("%d faults injected", faults.Load())
+		})
+		return newStore(t, ClientOptions(10, 20*time.Millisecond), func(o *dynamodb.Options) {
+			o.HTTPClient = &faultyHTTP{inner: o.HTTPClient, every: 5, faults: &faults}
+		})
+	})
+}
+
+// faultyHTTP fails every n-th request, rotating over three failure kinds.
+type faultyHTTP struct {
+	inner interface {
+		Do(*http.Request) (*http.Response, error)
+	}
+	every  int64
+	n      atomic.Int64
+	faults *atomic.Int64
+}
+
+func (f *faultyHTTP) Do(req *http.Request) (*http.Response, error) {
+	n := f.n.Add(1)
+	if n%f.every != 0 {
+		return f.inner.Do(req)
+	}
+	f.faults.Add(1)
+	switch (n / f.every) % 3 {
+	case 0:
+		return awsError(req, http.StatusBadRequest, "ThrottlingException"), nil
+	case 1:
+		return awsError(req, http.StatusBadRequest, "ProvisionedThroughputExceededException"), nil
+	default: // applied, but the answer is lost
+		resp, err := f.inner.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return awsError(req, http.StatusInternalServerError, "InternalServerError"), nil
+	}
+}
+
+func awsError(req *http.Request, status int, code string) *http.Response {
+	body := `{"__type":"com.amazonaws.dynamodb.v20120810#` + code + `","message":"injected by test"}`
+	return &http.Response{
+		StatusCode: status, Status: http.StatusText(status), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:        http.Header{"Content-Type": {"application/x-amz-json-1.0"}, "X-Amzn-Requestid": {"injected"}},
+		Body:          io.NopCloser(bytes.NewReader([]byte(body))),
+		ContentLength: int64(len(body)), Request: req,
+	}
+}
+
+// TestCrashBetweenPutAndCount stores a result item without counting it, as a
+// worker that died between the two writes leaves it; the redelivery counts
+// the stored verdict once.
+func TestCrashBetweenPutAndCount(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if err := s.CreateJob(ctx, store.Job{ID: "j", Total: 1}); err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	first := store.Record{JobID: "j", Index: 0, Input: "a@b.c", IsReachable: store.Invalid, CreatedAt: time.Now()}
+	item, err := attributevalue.MarshalMap(toResultItem(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.putNew(ctx, item); err != nil {
+		t.Fatalf("put result item: %v", err)
+	}
+	if job, err := s.GetJob(ctx, "j"); err != nil || job.Processed != 0 {
+		t.Fatalf("GetJob after the crash = %+v, %v; want nothing counted", job, err)
+	}
+	redelivered := first
+	redelivered.IsReachable = store.Safe
+	got, created, err := s.PutResult(ctx, redelivered)
+	if err != nil || created || got.IsReachable != store.Invalid {
+		t.Fatalf("PutResult(redelivery) = %+v, %v, %v; want the stored invalid record", got, created, err)
+	}
+	job, err := s.GetJob(ctx, "j")
+	if err != nil {
+		t.Fatalf("GetJob: %v", err)
+	}
+	if job.Processed != 1 || job.Summary != (store.Summary{Invalid: 1}) || job.FinishedAt == nil {
+		t.Errorf("GetJob = %+v, want one invalid result, finished", job)
+	}
+}
+
+func TestCreateTableTwice(t *testing.T) {
+	client := awsemu.DynamoDB(t)
+	table := awsemu.Name(t, "t")
+	for i := range 2 {
+		if err := CreateTable(context.Background(), client, table); err != nil {
+			t.Fatalf("CreateTable #%d: %v", i+1, err)
+		}
+	}
+}
+
+func BenchmarkPutResult(b *testing.B) {
+	client := awsemu.DynamoDB(b, ClientOptions(0, 0))
+	table := awsemu.Name(b, "t")
+	if err := CreateTable(context.Background(), client, table); err != nil {
+		b.Fatalf("CreateTable: %v", err)
+	}
+	storetest.BenchmarkPutResult(b, New(client, table))
+}

@@ -1,0 +1,183 @@
+// Package awsemu gives tests SQS and DynamoDB clients backed by local
+// emulators: fauxqs for SQS and dynalite for DynamoDB (see
+// shared/docs/local-aws.md for why these two).
+//
+// When MAILPROBE_SQS_ENDPOINT / MAILPROBE_DYNAMODB_ENDPOINT are set (by
+// scripts/emulators.sh start, or by make test), the clients use them.
+// Otherwise the first call in a test binary starts the emulator from the
+// repository's .emulators directory (scripts/emulators.sh install) on a free
+// loopback port; it runs until Stop or until the test binary exits.
+//
+// A test is skipped when the emulators are not installed, unless the
+// environment variable CI is set to a true value: in CI a missing emulator is a
+// failure, so a green run always means the emulator tests ran.
+package awsemu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// Environment variables that point the clients at already running emulators.
+const (
+	EnvSQSEndpoint      = "MAILPROBE_SQS_ENDPOINT"
+	EnvDynamoDBEndpoint = "MAILPROBE_DYNAMODB_ENDPOINT"
+)
+
+// Region is the region every emulator client uses.
+const Region = "us-east-1"
+
+// errNotInstalled marks the one start-up failure that may skip a test.
+var errNotInstalled = errors.New("awsemu: emulators not installed (run scripts/emulators.sh install)")
+
+// emulators holds the per-binary emulator processes. It is the one piece of
+// package state; it lives in a struct reached through procs() so that it is
+// created lazily and only by tests.
+type emulators struct {
+	sqsOnce, ddbOnce sync.Once
+	mu               sync.Mutex
+	sqs, ddb         *process
+	sqsURL, ddbURL   string
+	sqsErr, ddbErr   error
+}
+
+var procs = sync.OnceValue(func() *emulators { return &emulators{} })
+
+// SQS returns an SQS client for the emulator. optFns adjust the client (for
+// example to wrap its HTTP client and inject faults).
+func SQS(t testing.TB, optFns ...func(*sqs.Options)) *sqs.Client {
+	t.Helper()
+	e := procs()
+	e.sqsOnce.Do(func() { e.sqsURL, e.sqsErr = e.start(EnvSQSEndpoint, startFauxqs) })
+	endpoint := mustEndpoint(t, e.sqsURL, e.sqsErr)
+	opts := sqs.Options{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+	return sqs.New(opts, optFns...)
+}
+
+// DynamoDB returns a DynamoDB client for the emulator. optFns adjust the
+// client (for example its retryer or HTTP client).
+func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	t.Helper()
+	e := procs()
+	e.ddbOnce.Do(func() { e.ddbURL, e.ddbErr = e.start(EnvDynamoDBEndpoint, startDynalite) })
+	endpoint := mustEndpoint(t, e.ddbURL, e.ddbErr)
+	opts := dynamodb.Options{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+	return dynamodb.New(opts, optFns...)
+}
+
+// Stop ends the emulator processes this test binary started, if any. Call it
+// from TestMain after m.Run; processes started from outside are left alone.
+func Stop() {
+	e := procs()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range []*process{e.sqs, e.ddb} {
+		if p != nil {
+			p.stop()
+		}
+	}
+}
+
+// Name returns a name unique to this test and call, valid as an SQS queue
+// name and a DynamoDB table name (3-80 characters of [A-Za-z0-9_-]).
+func Name(t testing.TB, prefix string) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("awsemu: random name: %v", err)
+	}
+	base := invalidName.ReplaceAllString(prefix+"-"+t.Name(), "-")
+	if len(base) > 60 {
+		base = base[:60]
+	}
+	return base + "-" + hex.EncodeToString(b[:])
+}
+
+var invalidName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+func mustEndpoint(t testing.TB, url string, err error) string {
+	t.Helper()
+	switch {
+	case err == nil:
+		return url
+	case errors.Is(err, errNotInstalled) && !ciEnabled():
+		t.Skipf("%v; set %s/%s to use running emulators", err, EnvSQSEndpoint, EnvDynamoDBEndpoint)
+	default:
+		t.Fatalf("%v", err)
+	}
+	return ""
+}
+
+// ciEnabled reports whether CI is set to a true value, as CI services do.
+func ciEnabled() bool {
+	v := strings.TrimSpace(os.Getenv("CI"))
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	return err != nil || b // an unparsable value such as "yes" still means CI
+}
+
+// start returns the endpoint from env, or starts the emulator with launch.
+func (e *emulators) start(env string, launch func(ctx context.Context, root string) (*process, error)) (string, error) {
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	p, err := launch(context.Background(), root)
+	if err != nil {
+		return "", err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if env == EnvSQSEndpoint {
+		e.sqs = p
+	} else {
+		e.ddb = p
+	}
+	return p.url, nil
+}
+
+// repoRoot walks up from the working directory to the directory with go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("awsemu: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("awsemu: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
