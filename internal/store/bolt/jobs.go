@@ -150,3 +150,23 @@ func count(tx *bbolt.Tx, rec store.Record, now time.Time) error {
 	}
 	return putJSON(b, []byte(rec.JobID), c)
 }
+
+// GetResult returns the stored result of (jobID, idx), or store.ErrNotFound.
+func (s *Store) GetResult(ctx context.Context, jobID string, idx int) (store.Record, error) {
+	var rec store.Record
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		results := tx.Bucket(bucketResults).Bucket([]byte(jobID))
+		if results == nil {
+			return store.ErrNotFound
+		}
+		ok, err := getJSON(results, u64(uint64(idx)), &rec)
+		if err == nil && !ok {
+			return store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return store.Record{}, fmt.Errorf("bolt store: get result %s#%d: %w", jobID, idx, err)
+	}
+	return rec, nil
+}

@@ -112,3 +112,15 @@ func (s *Store) count(ctx context.Context, rec store.Record) error {
 	}
 	return err
 }
+
+// GetResult returns the stored result of (jobID, idx), or store.ErrNotFound.
+// A result read here may not be counted yet (a crash between the two writes
+// of PutResult): callers that skip work because it is stored must still pass
+// the record to PutResult, which counts it exactly once.
+func (s *Store) GetResult(ctx context.Context, jobID string, idx int) (store.Record, error) {
+	r, _, err := s.getResult(ctx, jobID, idx)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("dynamo: get result %s#%d: %w", jobID, idx, err)
+	}
+	return r, nil
+}

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type Store interface {
 	CreateJob(ctx context.Context, j store.Job) error
 	GetJob(ctx context.Context, id string) (store.Job, error)
 	PutResult(ctx context.Context, rec store.Record) (stored store.Record, created bool, err error)
+	GetResult(ctx context.Context, jobID string, index int) (store.Record, error)
 	ListResults(ctx context.Context, jobID string, offset, limit int) ([]store.Record, error)
 	ResultsByVerdict(ctx context.Context, jobID, verdict string, since time.Time, limit int) ([]store.Record, error)
 	LatestByAddress(ctx context.Context, normalized string) (store.Record, error)
@@ -42,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"PutResultValidation", testPutResultValidation},
 		{"PutResultConcurrentDuplicates", testConcurrentDuplicates},
 		{"RedeliveryKeepsFirst", testRedeliveryKeepsFirst},
+		{"GetResult", testGetResult},
 		{"CountersExact", testCountersExact},
 		{"ListResultsPaging", testListResults},
 		{"ResultsByVerdict", testResultsByVerdict},
@@ -112,4 +115,29 @@ func indices(recs []store.Record) []int {
 		out[i] = r.Index
 	}
 	return out
+}
+
+func testGetResult(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.CreateJob(ctx, store.Job{ID: "get", Total: 2, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetResult(ctx, "get", 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetResult before any write: %v, want ErrNotFound", err)
+	}
+	rec := store.Record{JobID: "get", Index: 1, Input: "a@b.test", Normalized: "a@b.test", IsReachable: store.Safe,
+		Result: json.RawMessage(`{"input":"a@b.test"}`), CreatedAt: time.Now(), BackendName: "t", DurationMs: 3}
+	if _, _, err := s.PutResult(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetResult(ctx, "get", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Input != rec.Input || got.IsReachable != rec.IsReachable || !bytes.Equal(got.Result, rec.Result) {
+		t.Errorf("GetResult = %+v, want %+v", got, rec)
+	}
+	if _, err := s.GetResult(ctx, "no-such-job", 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetResult of an unknown job: %v, want ErrNotFound", err)
+	}
 }
