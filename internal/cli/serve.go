@@ -2,10 +2,61 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/mailprobe/mailprobe/internal/app"
 )
 
 func runServe(ctx context.Context, args []string, env Env) int {
-	fmt.Fprintln(env.Stderr, "mailprobe serve: not wired yet")
-	return 1
+	fs := flag.NewFlagSet("mailprobe serve", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var ef engineFlags
+	ef.register(fs)
+	listen := fs.String("listen", "", "`host:port` to listen on (default http_host:http_port, 127.0.0.1:8080)")
+	dataDir := fs.String("data-dir", "", "`directory` of the embedded store and queue (default ./data)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "mailprobe serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := ef.load(env.Environ)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
+		return 2
+	}
+	if *dataDir != "" {
+		cfg.Storage.DataDir = *dataDir
+	}
+	addr := *listen
+	if addr == "" {
+		addr = net.JoinHostPort(cfg.HTTPHost, strconv.Itoa(cfg.HTTPPort))
+	}
+	logger := app.NewLogger(env.Stderr, cfg.LogLevel)
+	for _, w := range cfg.Warnings {
+		logger.Warn("configuration", "warning", w)
+	}
+	if cfg.Proxy == nil && len(cfg.ProxyPool) == 0 && !cfg.AllowDirect {
+		logger.Warn("no --proxy and no --allow-direct: checks report syntax and MX, SMTP is not attempted")
+	}
+	srv, err := app.NewLocal(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
+		return 1
+	}
+	logger.Info("listening", "url", "http://"+ln.Addr().String(), "data_dir", cfg.Storage.DataDir)
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,151 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailprobe/mailprobe/internal/app"
+	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
+	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
+)
+
+const secret = "local-test-secret"
+
+type localEnv struct {
+	cfg  config.Config
+	smtp *smtptest.Server
+}
+
+func newLocalEnv(t *testing.T) localEnv {
+	dns := dnstest.Start(t, nil)
+	proxy := sockstest.Start(t, sockstest.Options{User: "u", Pass: "p"})
+	srv := smtptest.Start(t, smtptest.Options{Users: map[string]string{
+		"ann@local.test": "250 OK", "bob@local.test": "250 OK",
+	}})
+	dns.AddMX("local.test.", 10, "mx.local.test.")
+	dns.AddA("mx.local.test.", srv.Host())
+	cfg, err := config.Load("", []string{
+		"RCH__HEADER_SECRET=" + secret,
+		"MAILPROBE_PROXIES=" + proxy.URL(),
+		fmt.Sprintf("RCH__SMTP_PORT=%d", srv.Port()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DNS = []string{dns.Addr}
+	cfg.AllowPrivateMX = true
+	cfg.Storage.DataDir = t.TempDir()
+	return localEnv{cfg: cfg, smtp: srv}
+}
+
+// start runs `mailprobe serve`'s server until the returned stop is called.
+func start(t *testing.T, cfg config.Config) (base string, stop func()) {
+	t.Helper()
+	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Serve(ctx, ln) }()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}
+}
+
+func call(t *testing.T, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("x-reacher-secret", secret)
+	req.Header.Set("content-type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestServeBulkSurvivesRestart(t *testing.T) {
+	e := newLocalEnv(t)
+	base, stop := start(t, e.cfg)
+
+	code, body := call(t, "POST", base+"/v0/check_email", `{"to_email":"ann@local.test"}`)
+	if code != 200 || !strings.Contains(string(body), `"is_reachable":"safe"`) {
+		t.Fatalf("check: %d %s", code, body)
+	}
+	code, body = call(t, "POST", base+"/v1/bulk", `{"input":["ann@local.test","bob@local.test","zed@local.test","not-an-address"]}`)
+	if code != 200 {
+		t.Fatalf("bulk: %d %s", code, body)
+	}
+	var created struct {
+		JobID json.Number `json:"job_id"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil {
+		t.Fatal(err)
+	}
+	status := waitCompleted(t, base, created.JobID.String())
+	stop()
+	if status.Summary.Safe != 2 || status.Summary.Invalid != 2 || status.Processed != 4 {
+		t.Fatalf("summary = %+v processed %d, want 2 safe and 2 invalid", status.Summary, status.Processed)
+	}
+
+	// A new process on the same data directory still has the job.
+	base, stop = start(t, e.cfg)
+	defer stop()
+	code, body = call(t, "GET", base+"/v1/bulk/"+created.JobID.String()+"/results?format=csv", "")
+	if code != 200 || strings.Count(string(body), "\n") != 5 {
+		t.Fatalf("csv after restart: %d\n%s", code, body)
+	}
+}
+
+type jobStatus struct {
+	Status    string `json:"job_status"`
+	Processed int    `json:"total_processed"`
+	Summary   struct {
+		Safe    int `json:"total_safe"`
+		Invalid int `json:"total_invalid"`
+	} `json:"summary"`
+}
+
+func waitCompleted(t *testing.T, base, id string) jobStatus {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := call(t, "GET", base+"/v1/bulk/"+id, "")
+		var s jobStatus
+		if code == 200 {
+			if err := json.Unmarshal(body, &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Status == "Completed" {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s not completed: %d %s", id, code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
