@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/mailprobe/mailprobe/internal/api"
+	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/queue/sqsq"
+	"github.com/mailprobe/mailprobe/internal/store/dynamo"
+	"github.com/mailprobe/mailprobe/internal/worker"
+)
+
+// Environment variables read only by the Lambda entry points.
+const (
+	// EnvAllowOpen=true lets the API function start without a secret.
+	EnvAllowOpen = "MAILPROBE_ALLOW_OPEN"
+	// EnvDynamoDBEndpoint and EnvSQSEndpoint point the clients at
+	// emulators (end-to-end tests, sam local); unset in AWS.
+	EnvDynamoDBEndpoint = "MAILPROBE_DYNAMODB_ENDPOINT"
+	EnvSQSEndpoint      = "MAILPROBE_SQS_ENDPOINT"
+)
+
+// ErrOpenAPI is returned when the API function has no secret and was not
+// explicitly allowed to run open.
+var ErrOpenAPI = errors.New("no header secret configured: set HeaderSecret, or MAILPROBE_ALLOW_OPEN=true to run an open API")
+
+// awsParts are what both functions share: configuration, logger, store, queue.
+type awsParts struct {
+	cfg    config.Config
+	logger *slog.Logger
+	store  *dynamo.Store
+	queue  *sqsq.Queue
+}
+
+func loadAWS(ctx context.Context, environ []string) (awsParts, error) {
+	cfg, err := config.Load(os.Getenv("MAILPROBE_CONFIG"), environ)
+	if err != nil {
+		return awsParts{}, err
+	}
+	if !cfg.Storage.AWS() {
+		return awsParts{}, fmt.Errorf("%s and %s must be set", config.EnvTable, config.EnvQueueURL)
+	}
+	logger := NewLogger(os.Stderr, cfg.LogLevel)
+	for _, w := range cfg.Warnings {
+		logger.Warn("configuration", "warning", w)
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return awsParts{}, fmt.Errorf("aws config: %w", err)
+	}
+	if config.IsSecretRef(cfg.HeaderSecret.Reveal()) {
+		f := config.AWSSecrets{SSM: ssm.NewFromConfig(ac), SecretsManager: secretsmanager.NewFromConfig(ac)}
+		if err := cfg.ResolveSecrets(ctx, f); err != nil {
+			return awsParts{}, err
+		}
+	}
+	ddb := dynamodb.NewFromConfig(ac, dynamo.ClientOptions(8, 0), endpoint[dynamodb.Options](os.Getenv(EnvDynamoDBEndpoint)))
+	sq := sqs.NewFromConfig(ac, endpoint[sqs.Options](os.Getenv(EnvSQSEndpoint)))
+	return awsParts{
+		cfg: cfg, logger: logger,
+		store: dynamo.New(ddb, cfg.Storage.DynamoDBTable),
+		queue: sqsq.New(sq, cfg.Storage.SQSQueueURL),
+	}, nil
+}
+
+// endpoint returns a client option that sets BaseEndpoint when url is set.
+func endpoint[O dynamodb.Options | sqs.Options](url string) func(*O) {
+	return func(o *O) {
+		if url == "" {
+			return
+		}
+		switch o := any(o).(type) {
+		case *dynamodb.Options:
+			o.BaseEndpoint = aws.String(url)
+		case *sqs.Options:
+			o.BaseEndpoint = aws.String(url)
+		}
+	}
+}
+
+// APIFunction builds the API Gateway (HTTP API, payload v2) handler once per
+// cold start.
+func APIFunction(ctx context.Context, environ []string) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
+	p, err := loadAWS(ctx, environ)
+	if err != nil {
+		return nil, err
+	}
+	open := false
+	if p.cfg.HeaderSecret.IsZero() {
+		if ok, _ := strconv.ParseBool(os.Getenv(EnvAllowOpen)); !ok {
+			return nil, ErrOpenAPI
+		}
+		open = true
+		p.logger.Warn("NO SECRET CONFIGURED: the API is open (MAILPROBE_ALLOW_OPEN=true)")
+	}
+	v, err := NewVerifier(p.cfg, p.logger)
+	if err != nil {
+		return nil, err
+	}
+	h := api.New(APIConfig(p.cfg, open, false), api.Deps{
+		Checker: v, Jobs: p.store, Queue: p.queue, Cache: p.store, Counter: p.store,
+		Metrics: NewMetrics(), Logger: p.logger,
+	})
+	return api.LambdaHandler(h), nil
+}
+
+// WorkerFunction builds the SQS-triggered worker handler once per cold start.
+func WorkerFunction(ctx context.Context, environ []string) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
+	p, err := loadAWS(ctx, environ)
+	if err != nil {
+		return nil, err
+	}
+	v, err := NewVerifier(p.cfg, p.logger)
+	if err != nil {
+		return nil, err
+	}
+	w := worker.New(WorkerConfig(p.cfg), worker.Deps{
+		Verifier: v, Store: p.store, Queue: p.queue, Webhook: NewWebhook(p.cfg),
+		Metrics: NewMetrics(), EMF: os.Stdout, Logger: p.logger,
+	})
+	return w.HandleSQS, nil
+}
