@@ -1,0 +1,225 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailprobe/mailprobe/internal/queue"
+)
+
+func TestBackoff(t *testing.T) {
+	const base = 30 * time.Second
+	tests := []struct {
+		name    string
+		base    time.Duration
+		attempt int
+		hint    time.Duration
+		want    time.Duration
+	}{
+		{"first", base, 0, 0, 30 * time.Second},
+		{"doubles", base, 2, 0, 120 * time.Second},
+		{"hint wins", base, 0, 5 * time.Minute, 5 * time.Minute},
+		{"exponent wins over small hint", base, 3, time.Minute, 240 * time.Second},
+		{"capped at SQS maximum", base, 5, 0, 900 * time.Second},
+		{"hint capped", base, 0, time.Hour, 900 * time.Second},
+		{"huge attempt does not overflow", base, 200, 0, 900 * time.Second},
+		{"negative attempt treated as first", base, -1, 0, 30 * time.Second},
+		{"floor of one second", time.Millisecond, 0, 0, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Backoff(tt.base, tt.attempt, tt.hint); got != tt.want {
+				t.Errorf("Backoff(%v, %d, %v) = %v, want %v", tt.base, tt.attempt, tt.hint, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyedLimiter(t *testing.T) {
+	l := newKeyedLimiter(2)
+	ctx := context.Background()
+	r1, err := l.acquire(ctx, "a.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := l.acquire(ctx, "a.test")
+	rb, _ := l.acquire(ctx, "b.test") // another key is not limited by a.test
+	full, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.acquire(full, "a.test"); !errors.Is(err, context.Canceled) {
+		t.Errorf("third acquire of a full key = %v, want context.Canceled", err)
+	}
+	r1()
+	r3, err := l.acquire(ctx, "a.test")
+	if err != nil {
+		t.Fatalf("acquire after a release: %v", err)
+	}
+	for _, r := range []func(){r2, r3, rb} {
+		r()
+	}
+	if n := l.size(); n != 0 {
+		t.Errorf("%d keys left after every release, want 0", n)
+	}
+}
+
+func TestKeyedLimiterBound(t *testing.T) {
+	l := newKeyedLimiter(3)
+	var (
+		mu       sync.Mutex
+		cur, top int
+		wg       sync.WaitGroup
+	)
+	for range 40 {
+		wg.Go(func() {
+			release, err := l.acquire(context.Background(), "x.test")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			cur++
+			top = max(top, cur)
+			mu.Unlock()
+			time.Sleep(time.Millisecond) // let others pile up
+			mu.Lock()
+			cur--
+			mu.Unlock()
+			release()
+		})
+	}
+	wg.Wait()
+	if top > 3 {
+		t.Errorf("%d holders at once, limit 3", top)
+	}
+}
+
+func TestRequestTemplate(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		wantErr bool
+	}{
+		{"absent", ``, false},
+		{"null", `null`, false},
+		{"options", `{"from_email":"a@example.com","hello_name":"mx.example.com","smtp_port":2525}`, false},
+		{"unknown fields ignored", `{"to_email":"x@example.com","future_option":true}`, false},
+		{"bad json", `{"smtp_port":`, true},
+		{"wrong type", `{"smtp_port":"25"}`, true},
+		{"invalid port", `{"smtp_port":70000}`, true},
+		{"hello name injection", `{"hello_name":"a\r\nRCPT"}`, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := requestTemplate(json.RawMessage(tt.raw), "someone@example.com")
+			if tt.wantErr != (err != nil) {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrBadRequest) {
+				t.Errorf("err = %v, want ErrBadRequest", err)
+			}
+		})
+	}
+}
+
+func TestLogHandlerKeys(t *testing.T) {
+	var buf bytes.Buffer
+	slog.New(NewLogHandler(&buf, slog.LevelInfo)).Info("Verification completed", "result", "safe")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, buf.Bytes())
+	}
+	for k, want := range map[string]any{"level": "info", "message": "Verification completed", "result": "safe"} {
+		if line[k] != want {
+			t.Errorf("%s = %v, want %v", k, line[k], want)
+		}
+	}
+	if _, ok := line["timestamp"]; !ok {
+		t.Errorf("no timestamp key: %s", buf.Bytes())
+	}
+}
+
+func TestHashEmail(t *testing.T) {
+	a, b := HashEmail("Someone@Example.com "), HashEmail("someone@example.com")
+	if a != b || len(a) != 16 {
+		t.Errorf("HashEmail = %q and %q, want equal 16-digit hashes", a, b)
+	}
+	if HashEmail("other@example.com") == a {
+		t.Error("different addresses hash alike")
+	}
+}
+
+// fakeQueue is a Rescheduler that records what it is asked and fails on
+// demand.
+type fakeQueue struct {
+	fail   error
+	delays []time.Duration
+	msgs   []queue.Message
+}
+
+func (f *fakeQueue) Send(_ context.Context, msgs []queue.Message, delay time.Duration) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.delays = append(f.delays, delay)
+	f.msgs = append(f.msgs, msgs...)
+	return nil
+}
+
+func TestSettle(t *testing.T) {
+	msg := queue.Message{Version: 1, JobID: "j", Attempt: 2, Items: []queue.Item{
+		{Index: 0, Email: "a@x.test"}, {Index: 1, Email: "b@x.test"}, {Index: 2, Email: "c@x.test"}}}
+	prov := func(h time.Duration) outcome { return outcome{state: provisional, hint: h} }
+	tests := []struct {
+		name      string
+		outs      []outcome
+		sendErr   error
+		want      Report
+		wantDelay time.Duration // 0: nothing sent
+		wantItems []int
+	}{
+		{"all done", []outcome{{state: done}, {state: skipped}, {state: done}}, nil,
+			Report{Done: 3, Skipped: 1}, 0, nil},
+		{"provisional rescheduled with the largest hint", []outcome{{state: done}, prov(time.Minute), prov(10 * time.Minute)}, nil,
+			Report{Done: 1, Rescheduled: 2}, 10 * time.Minute, []int{1, 2}},
+		{"backoff beats a small hint", []outcome{prov(time.Second), {state: done}, {state: done}}, nil,
+			Report{Done: 2, Rescheduled: 1}, 120 * time.Second, []int{0}},
+		{"unfinished: provisional wait for the redelivery", []outcome{{state: unfinished}, prov(time.Minute), {state: done}}, nil,
+			Report{Done: 1, Unfinished: 2}, 0, nil},
+		{"send fails: provisional unfinished", []outcome{prov(time.Minute), {state: done}, {state: done}}, errors.New("queue down"),
+			Report{Done: 2, Unfinished: 1}, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &fakeQueue{fail: tt.sendErr}
+			w := New(Config{RetryBase: 30 * time.Second}, Deps{Queue: q})
+			got := w.settle(context.Background(), msg, tt.outs)
+			if got != tt.want {
+				t.Errorf("report %+v, want %+v", got, tt.want)
+			}
+			if tt.wantDelay == 0 {
+				if len(q.msgs) != 0 {
+					t.Errorf("sent %+v, want nothing", q.msgs)
+				}
+				return
+			}
+			if len(q.msgs) != 1 || q.delays[0] != tt.wantDelay {
+				t.Fatalf("sent %d messages with delays %v, want one with %v", len(q.msgs), q.delays, tt.wantDelay)
+			}
+			m := q.msgs[0]
+			var idx []int
+			for _, it := range m.Items {
+				idx = append(idx, it.Index)
+			}
+			if m.Attempt != 3 || m.JobID != "j" || fmt.Sprint(idx) != fmt.Sprint(tt.wantItems) {
+				t.Errorf("rescheduled %+v, want attempt 3 of job j with items %v", m, tt.wantItems)
+			}
+		})
+	}
+}

@@ -1,0 +1,167 @@
+// Package worker processes queued verification messages: it verifies each
+// address of a message with bounded concurrency, stores every final result
+// exactly once, reschedules provisional (greylisted, temporary) results with
+// exponential backoff, and posts Reacher's on_each_email webhook. The same
+// Worker serves the SQS-triggered Lambda (HandleSQS) and the embedded queue
+// of `mailprobe serve` (RunLocal).
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/internal/metrics"
+	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/store"
+	"github.com/mailprobe/mailprobe/internal/webhook"
+)
+
+// Verifier checks one address; *engine.Verifier implements it. The error
+// is non-nil only when ctx ended before the check concluded, and the
+// result must then not be stored.
+type Verifier interface {
+	Verify(ctx context.Context, req engine.Request) (engine.Result, error)
+}
+
+// ResultStore keeps one result per (job, index). PutResult is idempotent:
+// the first write wins and a repeat returns the stored record with
+// created=false. GetResult returns store.ErrNotFound when nothing is
+// stored yet.
+type ResultStore interface {
+	PutResult(ctx context.Context, rec store.Record) (stored store.Record, created bool, err error)
+	GetResult(ctx context.Context, jobID string, index int) (store.Record, error)
+}
+
+// Rescheduler enqueues messages to be delivered after delay.
+type Rescheduler interface {
+	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
+}
+
+// Notifier posts a stored result to a job's webhook; *webhook.Client
+// implements it.
+type Notifier interface {
+	Post(ctx context.Context, t webhook.Target, result json.RawMessage) error
+}
+
+// Defaults of Config.
+const (
+	DefaultConcurrency = 20
+	DefaultPerDomain   = 5 // Reacher's worker.rabbitmq.concurrency
+	DefaultMaxAttempts = 5
+	DefaultRetryBase   = 30 * time.Second
+	DefaultProbeBudget = 60 * time.Second // smtp_timeout 45 s + margin
+	DefaultProbeMargin = 15 * time.Second
+	DefaultRetryDelay  = 5 * time.Second
+
+	// MinDelay and MaxDelay bound a reschedule delay. 900 s is the largest
+	// DelaySeconds SQS accepts.
+	MinDelay = time.Second
+	MaxDelay = 900 * time.Second
+)
+
+// Config tunes a Worker. Zero values take the defaults above.
+type Config struct {
+	// Concurrency bounds the verifications running at once in this
+	// process, over all messages.
+	Concurrency int
+	// PerDomain bounds the verifications of one domain running at once
+	// (politeness to its MX hosts). Messages carry addresses of one
+	// domain, so this is enforced per domain across messages.
+	PerDomain int
+	// MaxAttempts bounds reschedules: a provisional result of a message
+	// whose Attempt has reached MaxAttempts is stored as final.
+	MaxAttempts int
+	// RetryBase is the backoff base: the n-th reschedule waits at least
+	// RetryBase·2^n, or longer if the server asked for it.
+	RetryBase time.Duration
+	// ProbeBudget is the longest one verification may take (smtp_timeout
+	// plus a margin for DNS, storage and the webhook). A probe is started
+	// only if the context's deadline leaves at least this much time.
+	ProbeBudget time.Duration
+	// ProbeMargin is added to a request's own smtp_timeout to make its
+	// budget.
+	ProbeMargin time.Duration
+	// RetryDelay is how long the local runner waits before a message with
+	// unfinished items is delivered again.
+	RetryDelay time.Duration
+	// BackendName is stored with results whose engine did not name one.
+	BackendName string
+	// LogEmails puts addresses in log lines; otherwise a hash is logged.
+	LogEmails bool
+	// Now is the clock for created_at and durations (default time.Now).
+	Now func() time.Time
+}
+
+// Deps are the collaborators of a Worker. Verifier, Store and Queue are
+// required; the rest may be nil.
+type Deps struct {
+	Verifier Verifier
+	Store    ResultStore
+	Queue    Rescheduler
+	Webhook  Notifier
+	Metrics  *metrics.Registry
+	EMF      io.Writer // one EMF line per final result (Lambda stdout)
+	Logger   *slog.Logger
+}
+
+// Report says what became of a message's items. Done + Rescheduled +
+// Unfinished is the number of items.
+type Report struct {
+	Done        int // a final result is stored (by this delivery or an earlier one)
+	Skipped     int // of Done: already stored before this delivery
+	Rescheduled int // provisional: sent again with a delay
+	Unfinished  int // not started or not stored: the message must be delivered again
+}
+
+// Worker processes messages. It is safe for concurrent use.
+type Worker struct {
+	cfg     Config
+	deps    Deps
+	global  *semaphore.Weighted
+	domains *keyedLimiter
+	emfMu   sync.Mutex // serializes EMF lines on writers that are not *os.File
+}
+
+// New builds a Worker.
+func New(cfg Config, deps Deps) *Worker {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.PerDomain <= 0 {
+		cfg.PerDomain = DefaultPerDomain
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.ProbeBudget <= 0 {
+		cfg.ProbeBudget = DefaultProbeBudget
+	}
+	if cfg.ProbeMargin <= 0 {
+		cfg.ProbeMargin = DefaultProbeMargin
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{
+		cfg:     cfg,
+		deps:    deps,
+		global:  semaphore.NewWeighted(int64(cfg.Concurrency)),
+		domains: newKeyedLimiter(int64(cfg.PerDomain)),
+	}
+}
