@@ -68,15 +68,22 @@ type Function struct {
 	URL    string
 	Output *bytes.Buffer // the function's stdout and stderr (logs, EMF lines)
 	mu     *sync.Mutex
+	stop   func()
 }
+
+// Stop ends the emulator and the function now; cleanup does it otherwise.
+func (f *Function) Stop() { f.stop() }
 
 // Start runs bootstrap under the emulator with env (KEY=VALUE) added to a
 // minimal environment, waits until it answers, and stops it at cleanup.
 func Start(t testing.TB, bootstrap string, env ...string) *Function {
 	t.Helper()
-	port := freePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(Binary(t), "--runtime-interface-emulator-address", addr, bootstrap)
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	// Each emulator needs its own runtime API port too (default 9001), so
+	// several functions can run at once.
+	runtimeAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cmd := exec.Command(Binary(t), "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", runtimeAddr, bootstrap)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"), "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
@@ -87,9 +94,12 @@ func Start(t testing.TB, bootstrap string, env ...string) *Function {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start aws-lambda-rie: %v", err)
 	}
-	t.Cleanup(func() {
+	f.stop = sync.OnceFunc(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+	})
+	t.Cleanup(func() {
+		f.stop()
 		if t.Failed() {
 			t.Logf("function output:\n%s", f.Logs())
 		}
@@ -104,7 +114,7 @@ func Start(t testing.TB, bootstrap string, env ...string) *Function {
 		if time.Now().After(deadline) {
 			t.Fatalf("aws-lambda-rie did not listen on %s: %v\n%s", addr, err, f.Logs())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
