@@ -250,4 +250,3 @@ func withPath(t *testing.T, ev []byte, path string) []byte {
 	b, _ := json.Marshal(m)
 	return b
 }
-
