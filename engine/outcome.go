@@ -31,42 +31,54 @@ const (
 // that says how long to wait.
 const defaultRetryAfter = 5 * time.Minute
 
-// outcome turns a finished conversation into the smtp object. done is false
-// when the conversation broke before the server said anything about the
-// recipient, so the caller should try the next MX host.
-func (v *Verifier) outcome(out smtpprobe.Outcome, err error, extra *DebugExtra) (Step[SMTP], *RetryHint, bool) {
-	if len(out.Recipients) == 0 {
-		var r *smtpprobe.Reply
-		if errors.As(err, &r) {
-			extra.LastReply = r.Error()
-			if r.Code >= 500 {
-				// A permanent refusal of the session (banner, EHLO or MAIL
-				// FROM) is about us, not about the mailbox.
-				step, hint := replyFailure(r)
-				return step, hint, true
-			}
-		}
-		return Step[SMTP]{}, nil, false
+// refusal returns the reply with which the server refused a session
+// before any recipient (banner, EHLO or MAIL FROM answered 5xx), or nil.
+// Such a refusal is about us, not about a mailbox, and every address of
+// the domain would get it, so no other MX host is tried.
+func refusal(err error) *smtpprobe.Reply {
+	var r *smtpprobe.Reply
+	if errors.As(err, &r) && r.Code >= 500 {
+		return r
 	}
-	rr := out.Recipients[0]
-	if rr.Reply != nil {
-		extra.LastReply = rr.Reply.Error()
+	return nil
+}
+
+// sessionReply returns the reply in err's chain, if any: the last thing a
+// broken session heard from the server.
+func sessionReply(err error) *smtpprobe.Reply {
+	var r *smtpprobe.Reply
+	if errors.As(err, &r) {
+		return r
 	}
+	return nil
+}
+
+// recipientOutcome turns the server's answer about one recipient into the
+// smtp object. is_catch_all is filled in later by withCatchAll, once the
+// domain's catch-all probe has an answer.
+func recipientOutcome(rr smtpprobe.RecipientResult) (Step[SMTP], *RetryHint) {
 	s := SMTP{CanConnectSMTP: true}
 	switch rr.Class {
 	case smtpprobe.Deliverable:
 		s.IsDeliverable = true
-		s.IsCatchAll = out.CatchAll != nil && *out.CatchAll
 	case smtpprobe.Invalid:
 	case smtpprobe.FullInbox:
 		s.HasFullInbox = true
 	case smtpprobe.Disabled:
 		s.IsDisabled = true
 	default:
-		step, hint := replyFailure(rr.Reply)
-		return step, hint, true
+		return replyFailure(rr.Reply)
 	}
-	return OK(s), nil, true
+	return OK(s), nil
+}
+
+// withCatchAll marks a deliverable mailbox of a catch-all domain: its
+// acceptance then proves nothing (Reacher's is_catch_all).
+func withCatchAll(step Step[SMTP], catchAll *bool) Step[SMTP] {
+	if step.Err == nil && step.Value.IsDeliverable {
+		step.Value.IsCatchAll = catchAll != nil && *catchAll
+	}
+	return step
 }
 
 // replyFailure maps a reply that says nothing definite about the mailbox to
@@ -88,9 +100,11 @@ func replyFailure(r *smtpprobe.Reply) (Step[SMTP], *RetryHint) {
 }
 
 // failure maps the last connection-level error to an error object.
-func (v *Verifier) failure(ctx context.Context, err error) (Step[SMTP], *RetryHint) {
+// ctxErr is non-nil when the time for the step ran out (or the caller's
+// ctx ended): every failure then counts as a timeout.
+func failure(ctxErr, err error) (Step[SMTP], *RetryHint) {
 	if err == nil {
-		err = ctx.Err()
+		err = ctxErr
 	}
 	if err == nil {
 		err = errors.New("no MX host could be reached")
@@ -108,7 +122,7 @@ func (v *Verifier) failure(ctx context.Context, err error) (Step[SMTP], *RetryHi
 		return Failed[SMTP](&StepError{Type: ErrTypePrivateAddress, Message: err.Error()}), nil
 	case errors.As(err, &pe) && pe.Kind == dialer.ProxyAuth:
 		return Failed[SMTP](&StepError{Type: ErrTypeProxyAuth, Message: err.Error()}), nil
-	case isTimeout(ctx, err):
+	case isTimeout(ctxErr, err):
 		return Failed[SMTP](&StepError{Type: ErrTypeTimeout, Message: timeoutMessage(err)}), retry
 	case errors.As(err, &pe):
 		return Failed[SMTP](&StepError{Type: ErrTypeSocks5, Message: err.Error()}), retry
@@ -118,7 +132,7 @@ func (v *Verifier) failure(ctx context.Context, err error) (Step[SMTP], *RetryHi
 	return Failed[SMTP](&StepError{Type: ErrTypeIO, Message: err.Error()}), retry
 }
 
-func isTimeout(ctx context.Context, err error) bool {
+func isTimeout(ctxErr, err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return true
 	}
@@ -126,7 +140,7 @@ func isTimeout(ctx context.Context, err error) bool {
 	if errors.As(err, &pe) && pe.Kind == dialer.Timeout {
 		return true
 	}
-	return ctx.Err() != nil
+	return ctxErr != nil
 }
 
 func timeoutMessage(err error) string {

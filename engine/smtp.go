@@ -11,7 +11,6 @@ import (
 	"github.com/mailprobe/mailprobe/engine/address"
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/mx"
-	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
 
 // route is where one SMTP conversation goes and how.
@@ -93,71 +92,28 @@ func (v *Verifier) smtpStep(ctx context.Context, res *Result, a address.Address,
 	if serr != nil {
 		return Failed[SMTP](serr)
 	}
+	extra := smtpDebug(res, rt, hosts)
+	j := v.newJob(rt, hosts, a.Domain, []string{a.Address}, []bool{a.RequiresSMTPUTF8()}, []*DebugExtra{extra})
+	j.run(ctx)
+	res.Retry = j.answers[0].hint
+	return j.answers[0].step
+}
+
+// smtpDebug fills the debug details of an SMTP check by route rt and
+// returns mailprobe's own part of them, for the job to complete.
+func smtpDebug(res *Result, rt route, hosts []mx.Host) *DebugExtra {
+	var proxy *ProxyInfo
+	if rt.proxy != nil {
+		p := *rt.proxy // results of a batch share a route, not its memory
+		proxy = &p
+	}
 	res.Debug.SMTP.VerifMethod = VerifMethod{Type: "Smtp", Host: hosts[0].Name, VerifMethod: &SMTPVerifDetails{
-		FromEmail: rt.settings.FromEmail, HelloName: rt.settings.HelloName, Proxy: rt.proxy,
+		FromEmail: rt.settings.FromEmail, HelloName: rt.settings.HelloName, Proxy: proxy,
 		SMTPPort: rt.settings.Port, SMTPTimeout: ptr(DurationOf(rt.settings.Timeout)), Retries: rt.settings.Retries,
 	}}
 	extra := &DebugExtra{Provider: string(rt.provider)}
 	res.Debug.Mailprobe = extra
-
-	step, hint := v.converse(ctx, rt, a, hosts, extra)
-	if hint != nil && v.cfg.GreylistWait > 0 && ctx.Err() == nil {
-		t := time.NewTimer(v.cfg.GreylistWait)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-			step, hint = v.converse(ctx, rt, a, hosts, extra)
-		}
-		t.Stop()
-	}
-	res.Retry = hint
-	if hint != nil {
-		extra.RetryAfterS = int(hint.After / time.Second)
-	}
-	return step
-}
-
-// converse tries the MX hosts in preference order, moving to the next host
-// only when a connection could not be made or broke before the server gave
-// an answer about the recipient (RFC 5321 §5.1). Connection-level failures
-// are retried settings.Retries times over the whole list.
-func (v *Verifier) converse(ctx context.Context, rt route, a address.Address, hosts []mx.Host, extra *DebugExtra) (Step[SMTP], *RetryHint) {
-	ctx, cancel := context.WithTimeout(ctx, rt.settings.Timeout)
-	defer cancel()
-	params := smtpprobe.Params{
-		HelloName:  rt.settings.HelloName,
-		FromEmail:  rt.settings.FromEmail,
-		Recipients: []string{a.Address},
-	}
-	if !v.cfg.Misc.IsFree(a.Domain) {
-		// Free B2C providers are never catch-all; one RCPT fewer is one
-		// reason fewer for them to throttle us (Reacher skips them too).
-		params.CatchAllProbe = v.randomLocal() + "@" + a.Domain
-	}
-	var lastErr error
-	for attempt := 0; attempt <= rt.settings.Retries; attempt++ {
-		for _, h := range hosts {
-			if ctx.Err() != nil {
-				return v.failure(ctx, lastErr)
-			}
-			extra.MXTried = append(extra.MXTried, h.Name)
-			conn, err := v.connect(ctx, rt, h.Name)
-			if err != nil {
-				lastErr = err
-				if fatalDialError(err) {
-					return v.failure(ctx, err)
-				}
-				continue
-			}
-			out, err := smtpprobe.Probe(ctx, conn, params, smtpprobe.ClientOptions{CommandTimeout: v.cfg.CommandTimeout})
-			_ = conn.Close()
-			if step, hint, done := v.outcome(out, err, extra); done {
-				return step, hint
-			}
-			lastErr = err
-		}
-	}
-	return v.failure(ctx, lastErr)
+	return extra
 }
 
 // fatalDialError reports errors that another MX or a retry cannot cure.

@@ -74,7 +74,35 @@ type Config struct {
 	NewProxyDialer func(dialer.Proxy) (Dialer, error)
 	// Direct is the dialer used when AllowDirect is set.
 	Direct Dialer
+
+	// Limiter, when set, is asked before every SMTP session, by Verify
+	// and VerifyBatch alike (politeness per MX host); nil means no limits.
+	Limiter Limiter
+	// MaxRecipientsPerSession caps the addresses VerifyBatch asks about
+	// in one SMTP session (DefaultMaxRecipientsPerSession when zero).
+	MaxRecipientsPerSession int
+	// SessionsPerDomain is how many sessions VerifyBatch runs at once
+	// for one domain (DefaultSessionsPerDomain when zero); the Limiter
+	// still has the last word per MX host.
+	SessionsPerDomain int
+	// BatchDomains is how many domains VerifyBatch works on at once
+	// (DefaultBatchDomains when zero).
+	BatchDomains int
+	// DisablePipelining ignores servers' PIPELINING offers (RFC 2920),
+	// so every RCPT waits for its reply.
+	DisablePipelining bool
 }
+
+// Defaults of the batch settings in Config.
+const (
+	// DefaultMaxRecipientsPerSession stays below the 100 recipients every
+	// server must accept in one transaction (RFC 5321 §4.5.3.1.8).
+	DefaultMaxRecipientsPerSession = 50
+	// DefaultSessionsPerDomain matches the politeness default of two
+	// sessions per MX host.
+	DefaultSessionsPerDomain = 2
+	DefaultBatchDomains      = 8
+)
 
 // ErrNoProxy means SMTP was refused because no proxy is configured and
 // direct connections were not allowed.
@@ -118,6 +146,9 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Direct == nil {
 		cfg.Direct = dialer.Direct(cfg.Defaults.Timeout)
 	}
+	cfg.MaxRecipientsPerSession = positive(cfg.MaxRecipientsPerSession, DefaultMaxRecipientsPerSession)
+	cfg.SessionsPerDomain = positive(cfg.SessionsPerDomain, DefaultSessionsPerDomain)
+	cfg.BatchDomains = positive(cfg.BatchDomains, DefaultBatchDomains)
 	v := &Verifier{cfg: cfg, named: make(map[string]proxyDialer, len(cfg.NamedProxies))}
 	if len(cfg.Proxies) > 0 {
 		r, err := dialer.NewRotation(cfg.Proxies)
@@ -141,6 +172,14 @@ func New(cfg Config) (*Verifier, error) {
 		}
 	}
 	return v, nil
+}
+
+// positive returns n, or def when n is not positive.
+func positive(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 func withDefaults(s, d SMTPSettings) SMTPSettings {
@@ -167,40 +206,54 @@ func withDefaults(s, d SMTPSettings) SMTPSettings {
 // be stored as final. Every other failure is part of the Result.
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	start := v.cfg.Now()
-	res := Result{Input: req.ToEmail}
-	res.Debug.BackendName = v.cfg.BackendName
-	res.Debug.SMTP.VerifMethod = VerifMethod{Type: "Skipped"}
-	res.MX = OK(MX{Records: []string{}})
-
-	addr, err := address.Parse(req.ToEmail)
-	if err != nil {
-		res.Syntax = Syntax{}
-		res.IsReachable = Invalid
+	res, addr, ok := v.begin(ctx, req)
+	if !ok {
 		v.finish(&res, start)
 		return res, nil
 	}
-	res.Syntax = syntaxOf(addr)
-	res.Normalized = addr.Normalized
-	res.Misc = OK(v.misc(ctx, addr, req.CheckGravatar))
-
 	records, mxStep := v.lookupMX(ctx, addr.Domain)
 	res.MX = mxStep
 	if mxStep.Err == nil && mxStep.Value.AcceptsMail {
 		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
 	}
-	res.IsReachable = Verdict(&res)
-	if res.IsReachable == Invalid || res.IsReachable == Unknown {
-		// As Reacher: a typo suggestion only when the domain did not
-		// work out, so a real domain close to gmail.com is left alone.
-		if sug, ok := addr.Suggestion(); ok {
-			res.Syntax.Suggestion = &sug
-		}
-	}
-	v.finish(&res, start)
+	v.conclude(&res, addr, start)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("verify %s: %w", addr.Domain, err)
 	}
 	return res, nil
+}
+
+// begin parses the address and fills the steps that need no DNS: syntax
+// and misc. ok is false for an invalid address, whose result is then
+// complete but for its timings.
+func (v *Verifier) begin(ctx context.Context, req Request) (res Result, a address.Address, ok bool) {
+	res = Result{Input: req.ToEmail}
+	res.Debug.BackendName = v.cfg.BackendName
+	res.Debug.SMTP.VerifMethod = VerifMethod{Type: "Skipped"}
+	res.MX = OK(MX{Records: []string{}})
+	a, err := address.Parse(req.ToEmail)
+	if err != nil {
+		res.Syntax = Syntax{}
+		res.IsReachable = Invalid
+		return res, a, false
+	}
+	res.Syntax = syntaxOf(a)
+	res.Normalized = a.Normalized
+	res.Misc = OK(v.misc(ctx, a, req.CheckGravatar))
+	return res, a, true
+}
+
+// conclude computes the verdict, the typo suggestion and the timings.
+func (v *Verifier) conclude(res *Result, a address.Address, start time.Time) {
+	res.IsReachable = Verdict(res)
+	if res.IsReachable == Invalid || res.IsReachable == Unknown {
+		// As Reacher: a typo suggestion only when the domain did not
+		// work out, so a real domain close to gmail.com is left alone.
+		if sug, ok := a.Suggestion(); ok {
+			res.Syntax.Suggestion = &sug
+		}
+	}
+	v.finish(res, start)
 }
 
 func (v *Verifier) finish(res *Result, start time.Time) {

@@ -57,7 +57,7 @@ func BenchmarkReadReply(b *testing.B) {
 }
 
 // BenchmarkProbe runs whole conversations against a loopback server: one
-// op is one session (dial, banner, EHLO, MAIL, RCPTs, RSET, QUIT). With
+// op is one session (dial, banner, EHLO, MAIL, RCPTs, QUIT). With
 // rtt=0 the figure is the client's CPU cost plus loopback; with a
 // simulated round trip it shows what pipelining saves.
 func BenchmarkProbe(b *testing.B) {

@@ -23,6 +23,10 @@ const (
 	DefaultCommandTimeout  = 15 * time.Second
 )
 
+// quitLinger bounds the wait for the server's close after 221: a server
+// that keeps the connection open costs us this much, no more.
+const quitLinger = time.Second
+
 // ClientOptions tune a Client. The zero value is usable.
 type ClientOptions struct {
 	// GreetingTimeout bounds the wait for the banner. Zero means
@@ -35,6 +39,10 @@ type ClientOptions struct {
 	// Zero means DefaultMaxLineLength; smaller values are raised to the
 	// 512 octets every server may send (RFC 5321 §4.5.3.1.5).
 	MaxLineLength int
+	// DisablePipelining ignores a PIPELINING offer (RFC 2920), so every
+	// command waits for its reply: for measuring what pipelining saves,
+	// and for servers that advertise it but mishandle it.
+	DisablePipelining bool
 }
 
 func (o ClientOptions) withDefaults() ClientOptions {
@@ -105,6 +113,9 @@ func (c *Client) Hello(ctx context.Context, name string) (*Reply, error) {
 	r, err := c.cmd(ctx, "EHLO", c.opts.CommandTimeout, "EHLO "+name)
 	if err == nil {
 		c.ext = parseExtensions(r.Lines[1:])
+		if c.opts.DisablePipelining {
+			delete(c.ext, "PIPELINING")
+		}
 		return r, nil
 	}
 	if r == nil || !r.Permanent() {
@@ -190,9 +201,19 @@ func (c *Client) Reset(ctx context.Context) error {
 	return err
 }
 
-// Quit sends QUIT (RFC 5321 §4.1.1.10) and closes the connection.
+// Quit sends QUIT (RFC 5321 §4.1.1.10) and closes the connection. After
+// the 221 it waits briefly (quitLinger at most) for the server to close
+// its side, as §4.1.1.10 says it must: when Quit returns, the server has
+// let go of the session too, so a caller that caps its sessions per
+// server never overlaps the end of one with the start of the next.
 func (c *Client) Quit(ctx context.Context) error {
 	_, err := c.cmd(ctx, "QUIT", c.opts.CommandTimeout, "QUIT")
+	if err == nil {
+		stop := c.watch(ctx)
+		c.setDeadline(ctx, min(c.opts.CommandTimeout, quitLinger))
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.br, 4096))
+		stop()
+	}
 	c.Close()
 	return err
 }

@@ -65,8 +65,14 @@ type Outcome struct {
 //     CatchAllProbe. Real addresses go first because Outlook-style servers
 //     refuse a second recipient: a refusal of the catch-all RCPT leaves
 //     CatchAll nil and does not spoil the real results, and a rejected
-//     real address needs no catch-all probe at all;
-//  5. RSET and QUIT, whose errors are ignored.
+//     real address needs no catch-all probe at all. If the probe is
+//     refused as one recipient too many after several, it is asked again
+//     in a new transaction after the first accepted address alone, the
+//     shape a one-recipient Probe has, so the answer does not depend on
+//     how many recipients shared the session;
+//  5. QUIT, whose error is ignored. No RSET first: QUIT aborts the open
+//     transaction anyway (RFC 5321 §4.1.1.10), and one round trip less
+//     is a shorter probe.
 //
 // Nothing is sent if an argument contains CR, LF or NUL (ErrInjection).
 // The error is non-nil when a reply for some recipient could not be
@@ -124,12 +130,12 @@ func (p Params) check() error {
 
 // session is the state of one Probe after EHLO.
 type session struct {
-	c        *Client
-	p        Params
-	out      *Outcome
-	utf8     bool // transactions need SMTPUTF8
-	inTxn    int  // RCPTs sent in the current transaction
-	accepted bool // some real recipient was accepted
+	c      *Client
+	p      Params
+	out    *Outcome
+	utf8   bool   // transactions need SMTPUTF8
+	inTxn  int    // RCPTs sent in the current transaction
+	anchor string // the first real recipient accepted, if any
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -152,7 +158,6 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	s.catchAll(ctx)
-	_ = s.c.Reset(ctx)
 	_ = s.c.Quit(ctx)
 	return nil
 }
@@ -222,7 +227,9 @@ func (s *session) group(ctx context.Context, addrs []string) (done, next int, er
 			return i, nextNewTxn, err
 		}
 		s.inTxn++
-		s.accepted = s.accepted || class == Deliverable
+		if class == Deliverable && s.anchor == "" {
+			s.anchor = addrs[i]
+		}
 		s.out.Recipients = append(s.out.Recipients,
 			RecipientResult{Address: addrs[i], Reply: r, Class: class, Description: desc})
 		done++
@@ -240,10 +247,13 @@ func (s *session) last() RecipientResult { return s.out.Recipients[len(s.out.Rec
 // catchAll sends the one catch-all RCPT. Any answer but a clear accept or
 // a clear "no such user" leaves CatchAll nil (unknown).
 func (s *session) catchAll(ctx context.Context) {
-	if s.p.CatchAllProbe == "" || !s.accepted {
+	if s.p.CatchAllProbe == "" || s.anchor == "" {
 		return
 	}
 	r, _ := s.c.Rcpt(ctx, s.p.CatchAllProbe)
+	if class, _ := Classify(r); class == TooManyRecipients && !s.oneAccepted() {
+		r = s.catchAllAlone(ctx)
+	}
 	s.out.CatchAllReply = r
 	if r == nil {
 		return
@@ -254,6 +264,30 @@ func (s *session) catchAll(ctx context.Context) {
 	case Invalid:
 		s.out.CatchAll = ptrTo(false)
 	}
+}
+
+// oneAccepted reports whether the open transaction holds exactly one
+// recipient, and an accepted one: the shape of a one-address probe.
+func (s *session) oneAccepted() bool {
+	return s.inTxn == 1 && s.last().Class == Deliverable
+}
+
+// catchAllAlone asks the catch-all probe in a new transaction after the
+// anchor alone (RFC 5321 §4.5.3.1.10 lets a server cap the recipients of
+// a transaction). It returns nil unless the anchor is accepted again.
+func (s *session) catchAllAlone(ctx context.Context) *Reply {
+	if err := s.c.Reset(ctx); err != nil {
+		return nil
+	}
+	if err := s.begin(ctx); err != nil {
+		return nil
+	}
+	r, _ := s.c.Rcpt(ctx, s.anchor)
+	if class, _ := Classify(r); class != Deliverable {
+		return nil
+	}
+	r, _ = s.c.Rcpt(ctx, s.p.CatchAllProbe)
+	return r
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -91,7 +91,7 @@ var probeTests = []struct {
 		want: []smtpprobe.Class{smtpprobe.Deliverable}, wantCatchAll: ptrTo(false),
 		check: func(t *testing.T, _ smtpprobe.Outcome, _ error, s *smtptest.Server) {
 			want := []string{"EHLO probe.test", "MAIL FROM:<hello@probe.test>", "RCPT TO:<" + realAddr + ">",
-				"RCPT TO:<" + randomAddr + ">", "RSET", "QUIT"}
+				"RCPT TO:<" + randomAddr + ">", "QUIT"}
 			if got := s.Commands(); !reflect.DeepEqual(got, want) {
 				t.Errorf("conversation = %q, want %q", got, want)
 			}
@@ -179,6 +179,15 @@ var probeTests = []struct {
 		check: func(t *testing.T, _ smtpprobe.Outcome, _ error, s *smtptest.Server) {
 			if n := count(s.Commands(), "MAIL FROM"); n != 3 {
 				t.Errorf("%d transactions, want 3", n)
+			}
+		}},
+	{name: "full transaction: catch-all asked again alone", opts: smtptest.Options{CatchAll: true, MaxRecipients: 2},
+		params: smtpprobe.Params{Recipients: []string{"a@b.test", "c@b.test"}, CatchAllProbe: randomAddr},
+		want:   []smtpprobe.Class{smtpprobe.Deliverable, smtpprobe.Deliverable}, wantCatchAll: ptrTo(true),
+		check: func(t *testing.T, _ smtpprobe.Outcome, _ error, s *smtptest.Server) {
+			want := []string{"RSET", "MAIL FROM:<hello@probe.test>", "RCPT TO:<a@b.test>", "RCPT TO:<" + randomAddr + ">", "QUIT"}
+			if got := s.Commands(); !reflect.DeepEqual(got[len(got)-len(want):], want) {
+				t.Errorf("conversation ends %q, want %q", got, want)
 			}
 		}},
 	{name: "transaction limit splits pipelined groups", opts: smtptest.Options{CatchAll: true, MaxRecipients: 2, Pipelining: true},
@@ -297,5 +306,17 @@ func TestProbePipelining(t *testing.T) {
 				t.Errorf("CatchAll = %s, want false", ptrString(out.CatchAll))
 			}
 		})
+	}
+}
+
+func TestProbeDisablePipelining(t *testing.T) {
+	s := smtptest.Start(t, smtptest.Options{Pipelining: true, CatchAll: true})
+	p := smtpprobe.Params{Recipients: []string{"a@b.test", "c@b.test", "d@b.test"}}
+	out, err := probe(t, s, p, smtpprobe.ClientOptions{DisablePipelining: true})
+	if err != nil || len(out.Recipients) != 3 {
+		t.Fatalf("Probe = %v, %v", classes(out), err)
+	}
+	if out.Pipelined || s.MaxBatch() != 1 {
+		t.Errorf("Pipelined = %v, server MaxBatch = %d; want one command at a time", out.Pipelined, s.MaxBatch())
 	}
 }

@@ -1,0 +1,180 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine/address"
+)
+
+// IncompleteError is VerifyBatch's error when ctx ended before every
+// address was concluded. The results at Indices are partial (like the
+// result Verify returns with an error) and must not be stored as final;
+// every other result is.
+type IncompleteError struct {
+	Indices []int // positions in the request slice, ascending
+	Err     error // why: ctx's error
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("verify batch: %d addresses not concluded: %v", len(e.Indices), e.Err)
+}
+
+// Unwrap returns ctx's error, so errors.Is(err, context.DeadlineExceeded)
+// works.
+func (e *IncompleteError) Unwrap() error { return e.Err }
+
+// VerifyBatch checks many addresses and returns their results in input
+// order. Each result has the same content as Verify's for that address on
+// the same servers (only debug timings, debug.mailprobe.sessions and
+// mx_tried differ), but the work is shared: the addresses of a domain get
+// one MX lookup and one route, and are asked about over a few SMTP
+// sessions (banner, EHLO and MAIL FROM once, then one RCPT per address,
+// pipelined when the server offers it, and one catch-all probe for the
+// whole domain) instead of one session each.
+//
+// Requests are grouped by domain and by the per-request settings that
+// shape a conversation (sender, hello name, port, proxy, timeout, retries,
+// methods). The error is nil or an *IncompleteError.
+func (v *Verifier) VerifyBatch(ctx context.Context, reqs []Request) ([]Result, error) {
+	b := &batch{v: v, start: v.cfg.Now(), results: make([]Result, len(reqs)), final: make([]bool, len(reqs))}
+	groups := b.group(ctx, reqs)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(v.cfg.BatchDomains, len(groups)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(groups)); i = next.Add(1) - 1 {
+				b.run(ctx, groups[i])
+			}
+		})
+	}
+	wg.Wait()
+	var incomplete []int
+	for i, ok := range b.final {
+		if !ok {
+			incomplete = append(incomplete, i)
+		}
+	}
+	if len(incomplete) > 0 {
+		return b.results, &IncompleteError{Indices: incomplete, Err: ctx.Err()}
+	}
+	return b.results, nil
+}
+
+// batch is the state of one VerifyBatch call. Each result is written by
+// exactly one goroutine, the one running its group.
+type batch struct {
+	v       *Verifier
+	start   time.Time
+	results []Result
+	final   []bool
+}
+
+// group is the addresses of one domain that share a request's settings.
+type group struct {
+	req     Request // settings; ToEmail is the first member's
+	domain  string
+	members []member
+}
+
+type member struct {
+	index int
+	addr  address.Address
+}
+
+// groupKey holds what makes two requests for one domain share sessions.
+type groupKey struct {
+	domain, from, hello    string
+	port                   int
+	proxy                  RequestProxy
+	hasProxy               bool
+	timeout                Duration
+	hasTimeout             bool
+	retries                int
+	hasRetries             bool
+	gmail, hb2b, hb2c, yho MethodName
+}
+
+func keyOf(domain string, r Request) groupKey {
+	k := groupKey{domain: domain, from: r.FromEmail, hello: r.HelloName, port: r.SMTPPort,
+		gmail: r.GmailVerifMethod, hb2b: r.HotmailB2BVerifMethod, hb2c: r.HotmailB2CVerifMethod, yho: r.YahooVerifMethod}
+	if r.Proxy != nil {
+		k.proxy, k.hasProxy = *r.Proxy, true
+	}
+	if r.SMTPTimeout != nil {
+		k.timeout, k.hasTimeout = *r.SMTPTimeout, true
+	}
+	if r.Retries != nil {
+		k.retries, k.hasRetries = *r.Retries, true
+	}
+	return k
+}
+
+// group parses every request, concludes the invalid ones at once and
+// groups the rest, in order of first appearance.
+func (b *batch) group(ctx context.Context, reqs []Request) []*group {
+	byKey := make(map[groupKey]*group)
+	var groups []*group
+	for i, req := range reqs {
+		res, a, ok := b.v.begin(ctx, req)
+		b.results[i] = res
+		if !ok {
+			b.v.finish(&b.results[i], b.start)
+			b.final[i] = true
+			continue
+		}
+		k := keyOf(a.Domain, req)
+		g := byKey[k]
+		if g == nil {
+			g = &group{req: req, domain: a.Domain}
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.members = append(g.members, member{index: i, addr: a})
+	}
+	return groups
+}
+
+// run is Verify's MX and SMTP steps for a whole group.
+func (b *batch) run(ctx context.Context, g *group) {
+	v := b.v
+	records, mxStep := v.lookupMX(ctx, g.domain)
+	smtp := mxStep.Err == nil && mxStep.Value.AcceptsMail
+	var (
+		rt   route
+		serr *StepError
+		j    *job
+	)
+	if smtp {
+		rt, serr = v.plan(records.Hosts, g.req)
+	}
+	if smtp && serr == nil {
+		addrs, utf8, extras := make([]string, len(g.members)), make([]bool, len(g.members)), make([]*DebugExtra, len(g.members))
+		for k, m := range g.members {
+			addrs[k], utf8[k] = m.addr.Address, m.addr.RequiresSMTPUTF8()
+			extras[k] = smtpDebug(&b.results[m.index], rt, records.Hosts)
+		}
+		j = v.newJob(rt, records.Hosts, g.domain, addrs, utf8, extras)
+		j.run(ctx)
+	}
+	live := ctx.Err() == nil
+	for k, m := range g.members {
+		res := &b.results[m.index]
+		res.MX = mxStep
+		res.MX.Value.Records = slices.Clone(mxStep.Value.Records)
+		b.final[m.index] = live
+		switch {
+		case j != nil:
+			res.SMTP, res.Retry = j.answers[k].step, j.answers[k].hint
+			b.final[m.index] = j.answers[k].final
+		case serr != nil:
+			e := *serr
+			res.SMTP = Failed[SMTP](&e)
+		}
+		v.conclude(res, m.addr, b.start)
+	}
+}

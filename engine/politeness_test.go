@@ -1,0 +1,158 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/internal/politeness"
+	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
+)
+
+// countingLimiter wraps a Limiter and adds up the RCPTs announced to it.
+type countingLimiter struct {
+	engine.Limiter
+	rcpts, sessions atomic.Int64
+}
+
+func (c *countingLimiter) Acquire(ctx context.Context, host string, n int) (func(), error) {
+	c.rcpts.Add(int64(n))
+	c.sessions.Add(1)
+	return c.Limiter.Acquire(ctx, host, n)
+}
+
+// virtualClock is a politeness.Clock whose Sleep returns at once and
+// moves Now forward: a rate limit shows as time slept, not waited.
+type virtualClock struct {
+	mu    sync.Mutex
+	slept time.Duration
+}
+
+func (c *virtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Unix(1e9, 0).Add(c.slept)
+}
+
+func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slept += d
+	return ctx.Err()
+}
+
+// TestLimiterCapsSessions runs 50 Verify and VerifyBatch calls at once
+// against one server: it must never see more sessions than the cap.
+func TestLimiterCapsSessions(t *testing.T) {
+	shared, err := politeness.NewShared(politeness.SharedConfig{Counter: politeness.NewMemoryCounter(nil),
+		SessionsPerHost: 2, RcptsPerMinute: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiters := []struct {
+		name string
+		l    engine.Limiter
+	}{
+		{"local", politeness.NewLocal(politeness.LocalConfig{SessionsPerHost: 2, RcptsPerMinute: politeness.Unlimited})},
+		{"shared", shared},
+	}
+	for _, tt := range limiters {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			srv := e.mailServer(t, "capped.test", smtptest.Options{Delay: time.Millisecond,
+				Users: users("capped.test", "ok0", ok250, "ok1", ok250, "ok2", ok250)})
+			v := e.verifier(t, func(c *engine.Config) { c.Limiter = tt.l })
+			var wg sync.WaitGroup
+			for i := range 50 {
+				wg.Go(func() {
+					var reqs []engine.Request
+					for k := range 1 + (i%2)*3 { // Verify: 1 address; VerifyBatch: 4
+						reqs = append(reqs, engine.Request{ToEmail: fmt.Sprintf("ok%d@capped.test", k), SMTPPort: srv.Port()})
+					}
+					var (
+						got []engine.Result
+						err error
+					)
+					if len(reqs) == 1 {
+						var r engine.Result
+						r, err = v.Verify(context.Background(), reqs[0])
+						got = []engine.Result{r}
+					} else {
+						got, err = v.VerifyBatch(context.Background(), reqs)
+					}
+					if err != nil {
+						t.Error(err)
+					}
+					for k, r := range got {
+						if want := map[bool]engine.Reachability{true: engine.Safe, false: engine.Invalid}[k < 3]; r.IsReachable != want {
+							t.Errorf("%s: %s, want %s (%+v)", r.Input, r.IsReachable, want, r.SMTP.Err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if got := srv.MaxConcurrentSessions(); got > 2 || got < 1 {
+				t.Errorf("the server saw %d sessions at once, want 1..2 (%d sessions in all)", got, srv.Sessions())
+			}
+		})
+	}
+}
+
+// TestLimiterRcptsPerMinute checks that the limiter is told of every RCPT
+// the server sees, and that a per-minute limit makes the engine wait.
+func TestLimiterRcptsPerMinute(t *testing.T) {
+	e := newEnv(t)
+	srv := e.mailServer(t, "paced.test", smtptest.Options{Pipelining: true,
+		Users: users("paced.test", "a", ok250, "b", ok250, "c", ok250)})
+	clock := &virtualClock{}
+	lim := &countingLimiter{Limiter: politeness.NewLocal(politeness.LocalConfig{RcptsPerMinute: 60, Burst: 5, Clock: clock})}
+	v := e.verifier(t, func(c *engine.Config) { c.Limiter, c.MaxRecipientsPerSession = lim, 4 })
+	var reqs []engine.Request
+	for _, m := range emails("paced.test", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n") {
+		reqs = append(reqs, engine.Request{ToEmail: m, SMTPPort: srv.Port()})
+	}
+	if _, err := v.VerifyBatch(context.Background(), reqs); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reqs[:3] {
+		if _, err := v.Verify(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sent, told := int64(srv.Rcpts()), lim.rcpts.Load(); told < sent {
+		t.Errorf("the limiter was told of %d RCPTs, the server got %d", told, sent)
+	}
+	// 60 a minute is one a second: everything past the burst of 5 waits.
+	if want := time.Duration(srv.Rcpts()-5) * time.Second; clock.slept < want {
+		t.Errorf("waited %v for %d RCPTs, want at least %v", clock.slept, srv.Rcpts(), want)
+	}
+	if s := lim.sessions.Load(); s != int64(srv.Sessions()) {
+		t.Errorf("%d sessions asked the limiter, the server saw %d", s, srv.Sessions())
+	}
+}
+
+type refusingLimiter struct{}
+
+var errLimiterDown = errors.New("limiter store unavailable")
+
+func (refusingLimiter) Acquire(context.Context, string, int) (func(), error) {
+	return nil, errLimiterDown
+}
+
+func TestLimiterFailureIsRetryable(t *testing.T) {
+	e := newEnv(t)
+	srv := e.mailServer(t, "nolimit.test", smtptest.Options{CatchAll: true})
+	v := e.verifier(t, func(c *engine.Config) { c.Limiter = refusingLimiter{} })
+	r := verify(t, v, "x@nolimit.test", srv.Port())
+	if errType(r.SMTP) != engine.ErrTypeIO || r.Retry == nil || r.IsReachable != engine.Unknown {
+		t.Errorf("got %s %+v retry %v, want unknown IOError with a retry hint", r.IsReachable, r.SMTP.Err, r.Retry)
+	}
+	if srv.Sessions() != 0 {
+		t.Errorf("%d sessions opened without the limiter's leave", srv.Sessions())
+	}
+}

@@ -1,0 +1,81 @@
+// Package politeness paces SMTP sessions per MX host, so that verifying a
+// bulk list is no ruder to a mail server than a trickle of single checks.
+// Its limiters implement engine.Limiter.
+//
+// The knobs, all per MX host (the host name the domain's MX record names):
+//
+//   - sessions at once (LocalConfig.SessionsPerHost, default 2): what
+//     servers such as Postfix (smtpd_client_connection_count_limit) and
+//     Exchange Online watch first. Reacher's guide advises 2-3.
+//   - RCPT commands per minute (RcptsPerMinute, default 60): the rate at
+//     which a server learns about mailboxes from us, whatever the number
+//     of sessions; directory-harvest defences count exactly this.
+//   - hosts remembered (LocalConfig.MaxHosts, default 10 000): bounds the
+//     memory of a long-lived process.
+//
+// Local keeps both limits in one process (the CLI, the local server, one
+// Lambda instance). Shared keeps the RCPT rate across processes in a
+// Counter (DynamoDB in production: one atomic UpdateItem ADD per session)
+// and the session cap per process. Unlimited switches a limit off.
+package politeness
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Defaults: conservative on purpose. Raising them is a decision about a
+// server's patience, best taken per deployment.
+const (
+	DefaultSessionsPerHost = 2
+	DefaultRcptsPerMinute  = 60
+	DefaultMaxHosts        = 10000
+)
+
+// Unlimited, as a limit, switches it off.
+const Unlimited = -1
+
+// Clock is the limiters' time source; tests inject a fake one whose Sleep
+// moves its Now forward.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d, or until ctx ends and then returns ctx's error.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Sleep waits for d or until ctx ends.
+func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// hostKey normalizes an MX host name, so "MX.Example.COM." and
+// "mx.example.com" share limits.
+func hostKey(h string) string {
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// limit maps a configured value to the one in force: 0 means def, a
+// negative value means none (0).
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
