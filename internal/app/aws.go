@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/queue/sqsq"
@@ -106,7 +107,7 @@ func APIFunction(ctx context.Context, environ []string) (func(context.Context, e
 		open = true
 		p.logger.Warn("NO SECRET CONFIGURED: the API is open (MAILPROBE_ALLOW_OPEN=true)")
 	}
-	v, err := NewVerifier(p.cfg, p.logger)
+	v, err := p.verifier()
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 	if err != nil {
 		return nil, err
 	}
-	v, err := NewVerifier(p.cfg, p.logger)
+	v, err := p.verifier()
 	if err != nil {
 		return nil, err
 	}
@@ -132,4 +133,14 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 		Metrics: NewMetrics(), EMF: os.Stdout, Logger: p.logger,
 	})
 	return w.HandleSQS, nil
+}
+
+// verifier builds the engine with the politeness limiter shared by every
+// instance through the table's counters.
+func (p awsParts) verifier() (*engine.Verifier, error) {
+	lim, err := SharedLimiter(p.cfg, p.store)
+	if err != nil {
+		return nil, err
+	}
+	return NewVerifier(p.cfg, p.logger, lim)
 }

@@ -46,7 +46,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 		st.Close()
 		return nil, err
 	}
-	v, err := NewVerifier(cfg, logger)
+	v, err := NewVerifier(cfg, logger, LocalLimiter(cfg))
 	if err != nil {
 		st.Close()
 		q.Close()

@@ -11,12 +11,14 @@ import (
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/politeness"
 )
 
 // NewVerifier builds the engine from the configuration: the resolver, the
 // proxy rotation (the [proxy] section first, then MAILPROBE_PROXIES), the
-// named proxies of [overrides.proxies] and the provider overrides.
-func NewVerifier(cfg config.Config, logger *slog.Logger) (*engine.Verifier, error) {
+// named proxies of [overrides.proxies], the provider overrides and the
+// per-MX politeness limiter (LocalLimiter or SharedLimiter).
+func NewVerifier(cfg config.Config, logger *slog.Logger, limiter engine.Limiter) (*engine.Verifier, error) {
 	res, err := mx.New(mx.Config{Servers: cfg.DNS})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
@@ -32,8 +34,11 @@ func NewVerifier(cfg config.Config, logger *slog.Logger) (*engine.Verifier, erro
 			FromEmail: cfg.FromEmail, HelloName: cfg.HelloName, Port: cfg.SMTPPort,
 			Timeout: cfg.SMTPTimeout, Retries: cfg.Retries,
 		},
-		NamedProxies: map[string]dialer.Proxy{},
-		Overrides:    map[engine.Provider]engine.Override{},
+		Limiter:                 limiter,
+		MaxRecipientsPerSession: cfg.Worker.RecipientsPerSession,
+		SessionsPerDomain:       cfg.Worker.PerMXConcurrency,
+		NamedProxies:            map[string]dialer.Proxy{},
+		Overrides:               map[engine.Provider]engine.Override{},
 	}
 	if cfg.Proxy != nil {
 		p := proxyOf(config.DefaultProxyID, *cfg.Proxy)
@@ -70,4 +75,32 @@ func proxyOf(id string, p config.Proxy) dialer.Proxy {
 		ID: id, Host: p.Host, Port: p.Port, Username: p.Username,
 		Password: p.Password.Reveal(), Timeout: p.Timeout,
 	}
+}
+
+// LocalLimiter is the per-MX politeness of one process: at most
+// [worker.rabbitmq] concurrency sessions and rcpts_per_minute_per_mx RCPTs
+// per minute to each MX host.
+func LocalLimiter(cfg config.Config) *politeness.Local {
+	return politeness.NewLocal(politeness.LocalConfig{
+		SessionsPerHost: cfg.Worker.PerMXConcurrency,
+		RcptsPerMinute:  rcptLimit(cfg),
+	})
+}
+
+// SharedLimiter is the politeness of many Lambda instances: the RCPT budget
+// per MX host and minute lives in a shared counter (DynamoDB), the session
+// cap per instance (SQS MaximumConcurrency bounds the instances).
+func SharedLimiter(cfg config.Config, c politeness.Counter) (*politeness.Shared, error) {
+	return politeness.NewShared(politeness.SharedConfig{
+		Counter:         c,
+		SessionsPerHost: cfg.Worker.PerMXConcurrency,
+		RcptsPerMinute:  rcptLimit(cfg),
+	})
+}
+
+func rcptLimit(cfg config.Config) int {
+	if cfg.Worker.RcptsPerMinutePerMX == 0 {
+		return politeness.Unlimited
+	}
+	return cfg.Worker.RcptsPerMinutePerMX
 }

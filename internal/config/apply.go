@@ -63,6 +63,8 @@ func (l *layer) apply(c *Config) []error {
 	setB(&c.Worker.Enable, l.Worker.Enable)
 	setI(&c.Worker.Concurrency, l.Worker.Concurrency)
 	setI(&c.Worker.PerMXConcurrency, l.Worker.RabbitMQ.Concurrency)
+	setI(&c.Worker.RcptsPerMinutePerMX, l.Worker.RcptsPerMin)
+	setI(&c.Worker.RecipientsPerSession, l.Worker.PerSession)
 	setS(&c.Storage.DynamoDBTable, l.Storage.DynamoDBTable)
 	setS(&c.Storage.SQSQueueURL, l.Storage.SQSQueueURL)
 	setS(&c.Storage.DataDir, l.Storage.DataDir)

@@ -121,8 +121,16 @@ type Throttle struct {
 type Worker struct {
 	Enable bool
 	// PerMXConcurrency bounds simultaneous SMTP sessions to one MX host. It
-	// is read from Reacher's [worker.rabbitmq] concurrency; default 5.
+	// is read from Reacher's [worker.rabbitmq] concurrency; default 2, a
+	// polite figure (Reacher's default of 5 is a consumer count, not a cap
+	// per mail server).
 	PerMXConcurrency int
+	// RcptsPerMinutePerMX bounds the RCPT commands sent to one MX host per
+	// minute ([worker] rcpts_per_minute_per_mx); default 60, 0 unlimited.
+	RcptsPerMinutePerMX int
+	// RecipientsPerSession caps the addresses asked about in one SMTP
+	// session ([worker] recipients_per_session); default 50.
+	RecipientsPerSession int
 	// Concurrency bounds simultaneous verifications in one process
 	// ([worker] concurrency); default 10.
 	Concurrency int
@@ -153,7 +161,7 @@ func Default() Config {
 		Proxies:      map[string]Proxy{},
 		Overrides:    map[Provider]Override{},
 		Throttle:     Throttle{PerMinute: 60, PerDay: 10000},
-		Worker:       Worker{PerMXConcurrency: 5, Concurrency: 10},
+		Worker:       Worker{PerMXConcurrency: 2, Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50},
 		CacheTTL:     24 * time.Hour,
 		LogLevel:     "info",
 		InlineBudget: 25 * time.Second,

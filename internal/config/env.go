@@ -74,6 +74,10 @@ func setEnv(l *layer, parts []string, name, v string) error {
 		return setBool(&l.Worker.Enable, name, v)
 	case n == 2 && parts[0] == "worker" && parts[1] == "concurrency":
 		return setInt(&l.Worker.Concurrency, name, v)
+	case n == 2 && parts[0] == "worker" && parts[1] == "rcpts_per_minute_per_mx":
+		return setInt(&l.Worker.RcptsPerMin, name, v)
+	case n == 2 && parts[0] == "worker" && parts[1] == "recipients_per_session":
+		return setInt(&l.Worker.PerSession, name, v)
 	case n == 3 && parts[0] == "worker" && parts[1] == "rabbitmq" && parts[2] == "concurrency":
 		return setInt(&l.Worker.RabbitMQ.Concurrency, name, v)
 	case n == 2 && parts[0] == "storage":

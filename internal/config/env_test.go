@@ -47,7 +47,7 @@ func TestEnvOverrides(t *testing.T) {
 				HelloName: "h.example", FromEmail: "a@h.example", SMTPPort: 26, SMTPTimeout: 5 * time.Second, Retries: ptr(3)}},
 		{"worker", "", []string{"RCH__WORKER__ENABLE=true", "RCH__WORKER__RABBITMQ__CONCURRENCY=2",
 			"RCH__WORKER__CONCURRENCY=4"}, func(c Config) any { return c.Worker },
-			Worker{Enable: true, PerMXConcurrency: 2, Concurrency: 4}},
+			Worker{Enable: true, PerMXConcurrency: 2, Concurrency: 4, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"booleans and lists", "", []string{"RCH__ALLOW_DIRECT=1", "RCH__ALLOW_PRIVATE_MX=true",
 			"RCH__ALLOW_REQUEST_PROXY=TRUE", "RCH__LOG_EMAILS=t", "RCH__DNS=127.0.0.1:53, 127.0.0.2:53"},
 			func(c Config) any {

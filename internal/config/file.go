@@ -100,6 +100,8 @@ type layerThrottle struct {
 type layerWorker struct {
 	Enable      *bool         `toml:"enable"`
 	Concurrency *int          `toml:"concurrency"`
+	RcptsPerMin *int          `toml:"rcpts_per_minute_per_mx"`
+	PerSession  *int          `toml:"recipients_per_session"`
 	RabbitMQ    layerRabbitMQ `toml:"rabbitmq"`
 }
 

@@ -53,7 +53,7 @@ func TestDefaults(t *testing.T) {
 		{"header_secret unset", c.HeaderSecret.IsZero(), true},
 		{"proxy", c.Proxy, (*Proxy)(nil)},
 		{"throttle", c.Throttle, Throttle{PerMinute: 60, PerDay: 10000}},
-		{"worker", c.Worker, Worker{PerMXConcurrency: 5, Concurrency: 10}},
+		{"worker", c.Worker, Worker{PerMXConcurrency: 2, Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"cache_ttl", c.CacheTTL, 24 * time.Hour},
 		{"allow_request_proxy", c.AllowRequestProxy, false},
 		{"allow_direct", c.AllowDirect, false},
@@ -109,7 +109,7 @@ func TestLoadFile(t *testing.T) {
 			SMTPTimeout: 20 * time.Second, Retries: ptr(0)}},
 		{"overrides count", len(c.Overrides), 3},
 		{"throttle", c.Throttle, Throttle{PerSecond: 20, PerMinute: 100, PerHour: 1000, PerDay: 20000}},
-		{"worker", c.Worker, Worker{Enable: true, PerMXConcurrency: 3, Concurrency: 8}},
+		{"worker", c.Worker, Worker{Enable: true, PerMXConcurrency: 3, Concurrency: 8, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"storage", c.Storage, Storage{DataDir: "/var/lib/mailprobe"}},
 	}
 	for _, tt := range tests {

@@ -142,6 +142,12 @@ func (c Config) checkThrottleAndWorker() []error {
 	if c.Worker.PerMXConcurrency < 1 {
 		errs = append(errs, invalid("worker.rabbitmq.concurrency", "must be ≥ 1, got %d", c.Worker.PerMXConcurrency))
 	}
+	if c.Worker.RcptsPerMinutePerMX < 0 {
+		errs = append(errs, invalid("worker.rcpts_per_minute_per_mx", "must be ≥ 0, got %d", c.Worker.RcptsPerMinutePerMX))
+	}
+	if c.Worker.RecipientsPerSession < 1 || c.Worker.RecipientsPerSession > 1000 {
+		errs = append(errs, invalid("worker.recipients_per_session", "must be between 1 and 1000, got %d", c.Worker.RecipientsPerSession))
+	}
 	return errs
 }
 

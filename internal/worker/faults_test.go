@@ -200,8 +200,11 @@ func TestProxyDownRescheduledThenSucceeds(t *testing.T) {
 	proxy.SetDown(false)
 	e.runLocal(w, "job-proxy")
 	e.assertExact("job-proxy", list, want)
-	if proxy.Connections() < len(list) {
-		t.Errorf("proxy forwarded %d connections, want ≥ %d", proxy.Connections(), len(list))
+	// Every SMTP session the mail server saw came through the proxy (the
+	// addresses of a message share sessions, so there are fewer sessions
+	// than addresses).
+	if proxy.Connections() == 0 || proxy.Connections() < e.mail.Sessions() {
+		t.Errorf("proxy forwarded %d connections for %d SMTP sessions", proxy.Connections(), e.mail.Sessions())
 	}
 }
 

@@ -119,6 +119,10 @@ func domainOf(email string) string {
 // probe cut short would be wasted and leave the SMTP server mid-session.
 func (j *job) run(work, start context.Context) []outcome {
 	outs := j.w.existing(work, j.msg)
+	if bv, ok := j.w.deps.Verifier.(BatchVerifier); ok && !j.w.cfg.PerAddress {
+		j.runBatch(work, start, bv, outs)
+		return outs
+	}
 	var wg sync.WaitGroup
 	for i, it := range j.msg.Items {
 		if outs[i].state != pending {
@@ -218,6 +222,11 @@ func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
 		j.w.deps.Logger.DebugContext(ctx, "Verification interrupted", "job_id", j.msg.JobID, "index", it.Index, "err", err)
 		return outcome{state: unfinished}
 	}
+	return j.conclude(ctx, it, res, d)
+}
+
+// conclude stores a result if it is final, or marks it for rescheduling.
+func (j *job) conclude(ctx context.Context, it queue.Item, res engine.Result, d time.Duration) outcome {
 	if res.Retry != nil && j.msg.Attempt < j.w.cfg.MaxAttempts {
 		j.w.logVerification(ctx, "Verification rescheduled", j.msg, it, res, d)
 		return outcome{state: provisional, hint: res.Retry.After}

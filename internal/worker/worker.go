@@ -91,6 +91,9 @@ type Config struct {
 	// RetryDelay is how long the local runner waits before a message with
 	// unfinished items is delivered again.
 	RetryDelay time.Duration
+	// PerAddress verifies each address in a session of its own (the
+	// Reacher way) even when the Verifier can share sessions.
+	PerAddress bool
 	// BackendName is stored with results whose engine did not name one.
 	BackendName string
 	// LogEmails puts addresses in log lines; otherwise a hash is logged.

@@ -245,8 +245,11 @@ func TestNoSecretsInLogsOrResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.assertExact("job-secret", list, want)
-	if proxy.Connections() < len(list) {
-		t.Errorf("proxy forwarded %d connections, want at least %d", proxy.Connections(), len(list))
+	// Every SMTP session the mail server saw came through the proxy (the
+	// addresses of a message share sessions, so there are fewer sessions
+	// than addresses).
+	if proxy.Connections() == 0 || proxy.Connections() < e.mail.Sessions() {
+		t.Errorf("proxy forwarded %d connections for %d SMTP sessions", proxy.Connections(), e.mail.Sessions())
 	}
 	recs, _ := e.store.ListResults(context.Background(), "job-secret", 0, 10)
 	var stored strings.Builder

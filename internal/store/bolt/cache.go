@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 type cacheItem struct {
@@ -61,6 +63,14 @@ func (s *Store) PutCache(ctx context.Context, key string, value json.RawMessage,
 // with the given expiry; a live counter keeps its first expiry, so a window
 // does not slide.
 func (s *Store) Incr(ctx context.Context, key string, expires time.Time) (int64, error) {
+	return s.IncrBy(ctx, key, 1, expires)
+}
+
+// IncrBy is Incr by by instead of one.
+func (s *Store) IncrBy(ctx context.Context, key string, by int64, expires time.Time) (int64, error) {
+	if by < 1 {
+		return 0, fmt.Errorf("bolt store: incr %q by %d: %w", key, by, store.ErrInvalid)
+	}
 	var c counter
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketCounters)
@@ -71,7 +81,7 @@ func (s *Store) Incr(ctx context.Context, key string, expires time.Time) (int64,
 		if !ok || !live(c.Expires, s.now()) {
 			c = counter{Expires: expires.Round(0)}
 		}
-		c.N++
+		c.N += by
 		return putJSON(b, []byte(key), c)
 	})
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // expiry returns the TTL attribute (epoch seconds, rounded up so that DynamoDB
@@ -81,9 +83,18 @@ const maxIncrRounds = 10
 // does not slide. Both cases are single conditional writes, so concurrent
 // callers each get a distinct value.
 func (s *Store) Incr(ctx context.Context, key string, expires time.Time) (int64, error) {
+	return s.IncrBy(ctx, key, 1, expires)
+}
+
+// IncrBy is Incr by by instead of one (per-MX RCPT budgets count several
+// RCPTs of a session at once).
+func (s *Store) IncrBy(ctx context.Context, key string, by int64, expires time.Time) (int64, error) {
+	if by < 1 {
+		return 0, fmt.Errorf("dynamo: incr %q by %d: %w", key, by, store.ErrInvalid)
+	}
 	for range maxIncrRounds {
 		now := s.now().UnixNano()
-		n, err := s.incrLive(ctx, key, expires, now)
+		n, err := s.incrLive(ctx, key, by, expires, now)
 		if err == nil {
 			return n, nil
 		}
@@ -92,9 +103,9 @@ func (s *Store) Incr(ctx context.Context, key string, expires time.Time) (int64,
 		}
 		// The counter exists and has expired: start a new window, unless
 		// another caller has just done so (then loop and increment that one).
-		err = s.restart(ctx, key, expires, now)
+		err = s.restart(ctx, key, by, expires, now)
 		if err == nil {
-			return 1, nil
+			return by, nil
 		}
 		if !isConditionFailed(err) {
 			return 0, fmt.Errorf("dynamo: incr %q: %w", key, err)
@@ -106,8 +117,8 @@ func (s *Store) Incr(ctx context.Context, key string, expires time.Time) (int64,
 var errContention = errors.New("too much contention on an expiring counter")
 
 // incrLive increments a counter that is absent or not expired at now.
-func (s *Store) incrLive(ctx context.Context, key string, expires time.Time, now int64) (int64, error) {
-	update := expression.Add(expression.Name("n"), expression.Value(1))
+func (s *Store) incrLive(ctx context.Context, key string, by int64, expires time.Time, now int64) (int64, error) {
+	update := expression.Add(expression.Name("n"), expression.Value(by))
 	if ttl, ns := expiry(expires); ns != 0 {
 		update = update.
 			Set(expression.Name(AttrExpiresAt), expression.IfNotExists(expression.Name(AttrExpiresAt), expression.Value(ttl))).
@@ -135,13 +146,13 @@ func (s *Store) incrLive(ctx context.Context, key string, expires time.Time, now
 	return strconv.ParseInt(n.Value, 10, 64)
 }
 
-// restart replaces a counter that has expired at now with a fresh one at 1.
-func (s *Store) restart(ctx context.Context, key string, expires time.Time, now int64) error {
+// restart replaces a counter that has expired at now with a fresh one at by.
+func (s *Store) restart(ctx context.Context, key string, by int64, expires time.Time, now int64) error {
 	ttl, ns := expiry(expires)
 	item := map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "CTR#" + key},
 		"sk": &types.AttributeValueMemberS{Value: skCounter},
-		"n":  &types.AttributeValueMemberN{Value: "1"},
+		"n":  &types.AttributeValueMemberN{Value: strconv.FormatInt(by, 10)},
 	}
 	if ns != 0 {
 		item[AttrExpiresAt] = &types.AttributeValueMemberN{Value: strconv.FormatInt(ttl, 10)}

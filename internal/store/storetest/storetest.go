@@ -29,6 +29,7 @@ type Store interface {
 	GetCache(ctx context.Context, key string, now time.Time) (json.RawMessage, bool, error)
 	PutCache(ctx context.Context, key string, value json.RawMessage, expires time.Time) error
 	Incr(ctx context.Context, key string, expires time.Time) (int64, error)
+	IncrBy(ctx context.Context, key string, by int64, expires time.Time) (int64, error)
 }
 
 // Opener returns a new, empty store; it registers its own cleanup on t.
@@ -52,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"CacheExpiry", testCache},
 		{"IncrConcurrent", testIncrConcurrent},
 		{"IncrExpiredRestarts", testIncrExpired},
+		{"IncrBy", testIncrBy},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -139,5 +141,19 @@ func testGetResult(t *testing.T, s Store) {
 	}
 	if _, err := s.GetResult(ctx, "no-such-job", 1); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetResult of an unknown job: %v, want ErrNotFound", err)
+	}
+}
+
+func testIncrBy(t *testing.T, s Store) {
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	for i, tc := range []struct{ by, want int64 }{{3, 3}, {1, 4}, {10, 14}} {
+		got, err := s.IncrBy(ctx, "by", tc.by, exp)
+		if err != nil || got != tc.want {
+			t.Fatalf("step %d: IncrBy(%d) = %d, %v; want %d", i, tc.by, got, err, tc.want)
+		}
+	}
+	if _, err := s.IncrBy(ctx, "by", 0, exp); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("IncrBy(0) error = %v, want ErrInvalid", err)
 	}
 }
