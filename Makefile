@@ -68,6 +68,8 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine/address
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) ./engine/smtpprobe
+	$(GO) test -run '^$$' -fuzz '^FuzzParseProxyURL$$' -fuzztime $(FUZZTIME) ./engine/dialer
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/queue
 
 ## bench: engine, API and bulk benchmarks; compare runs with benchstat
 bench:

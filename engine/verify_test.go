@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/misc"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
@@ -315,5 +318,29 @@ func TestVerifyResultJSONShape(t *testing.T) {
 	}
 	if strings.Contains(string(b), "s3cret") {
 		t.Error("the result JSON contains the proxy password")
+	}
+}
+
+func TestVerifyGravatar(t *testing.T) {
+	e := newEnv(t)
+	hits := 0
+	gr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		w.Write([]byte("png"))
+	}))
+	defer gr.Close()
+	v := e.verifier(t, func(c *engine.Config) { c.Gravatar = misc.NewGravatar(gr.Client(), gr.URL) })
+	srv := e.mailServer(t, "gravatar.test", smtptest.Options{CatchAll: true})
+
+	r := verify(t, v, "x@gravatar.test", srv.Port())
+	if r.Misc.Value.GravatarURL != nil || hits != 0 {
+		t.Errorf("gravatar looked up without check_gravatar: %v, %d requests", r.Misc.Value.GravatarURL, hits)
+	}
+	r, err := v.Verify(context.Background(), engine.Request{ToEmail: "x@gravatar.test", SMTPPort: srv.Port(), CheckGravatar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := r.Misc.Value.GravatarURL; u == nil || !strings.HasPrefix(*u, gr.URL+"/avatar/") {
+		t.Errorf("gravatar_url = %v, want an image URL on the test server", u)
 	}
 }

@@ -46,6 +46,7 @@ func WorkerConfig(cfg config.Config) worker.Config {
 	return worker.Config{
 		Concurrency: cfg.Worker.Concurrency,
 		PerDomain:   cfg.Worker.PerMXConcurrency,
+		PerAddress:  cfg.Worker.PerAddress,
 		ProbeBudget: cfg.SMTPTimeout + worker.DefaultProbeMargin,
 		BackendName: cfg.BackendName,
 		LogEmails:   cfg.LogEmails,

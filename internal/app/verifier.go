@@ -6,9 +6,12 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/misc"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/politeness"
@@ -34,7 +37,9 @@ func NewVerifier(cfg config.Config, logger *slog.Logger, limiter engine.Limiter)
 			FromEmail: cfg.FromEmail, HelloName: cfg.HelloName, Port: cfg.SMTPPort,
 			Timeout: cfg.SMTPTimeout, Retries: cfg.Retries,
 		},
-		Limiter:                 limiter,
+		Limiter: limiter,
+		// Asked only for requests with check_gravatar, as in Reacher.
+		Gravatar:                misc.NewGravatar(&http.Client{Timeout: 5 * time.Second}, cfg.GravatarURL),
 		MaxRecipientsPerSession: cfg.Worker.RecipientsPerSession,
 		SessionsPerDomain:       cfg.Worker.PerMXConcurrency,
 		NamedProxies:            map[string]dialer.Proxy{},

@@ -35,6 +35,7 @@ func (l *layer) apply(c *Config) []error {
 	setS(&c.LogLevel, l.LogLevel)
 	setB(&c.LogEmails, l.LogEmails)
 	setD(&c.InlineBudget, l.InlineBudget, time.Second)
+	setS(&c.GravatarURL, l.GravatarURL)
 
 	if l.Proxy != nil {
 		p := Proxy{Port: defaultProxyPort}
@@ -64,6 +65,7 @@ func (l *layer) apply(c *Config) []error {
 	setI(&c.Worker.Concurrency, l.Worker.Concurrency)
 	setI(&c.Worker.PerMXConcurrency, l.Worker.RabbitMQ.Concurrency)
 	setI(&c.Worker.RcptsPerMinutePerMX, l.Worker.RcptsPerMin)
+	setB(&c.Worker.PerAddress, l.Worker.PerAddress)
 	setI(&c.Worker.RecipientsPerSession, l.Worker.PerSession)
 	setS(&c.Storage.DynamoDBTable, l.Storage.DynamoDBTable)
 	setS(&c.Storage.SQSQueueURL, l.Storage.SQSQueueURL)

@@ -79,6 +79,7 @@ type Config struct {
 	LogLevel          string        // log_level or MAILPROBE_LOG_LEVEL: debug|info|warn|error
 	LogEmails         bool          // log_emails: include addresses in logs
 	InlineBudget      time.Duration // inline_budget (seconds); default 25s
+	GravatarURL       string        // gravatar_url: asked only for check_gravatar requests
 
 	Storage Storage // [storage] and MAILPROBE_TABLE, MAILPROBE_QUEUE_URL, MAILPROBE_DATA_DIR
 
@@ -131,6 +132,9 @@ type Worker struct {
 	// RecipientsPerSession caps the addresses asked about in one SMTP
 	// session ([worker] recipients_per_session); default 50.
 	RecipientsPerSession int
+	// PerAddress makes the worker open one SMTP session per address, as
+	// Reacher does, instead of sharing sessions ([worker] per_address).
+	PerAddress bool
 	// Concurrency bounds simultaneous verifications in one process
 	// ([worker] concurrency); default 10.
 	Concurrency int
@@ -165,6 +169,7 @@ func Default() Config {
 		CacheTTL:     24 * time.Hour,
 		LogLevel:     "info",
 		InlineBudget: 25 * time.Second,
+		GravatarURL:  "https://www.gravatar.com",
 		Storage:      Storage{DataDir: "data"},
 	}
 }

@@ -76,6 +76,8 @@ func setEnv(l *layer, parts []string, name, v string) error {
 		return setInt(&l.Worker.Concurrency, name, v)
 	case n == 2 && parts[0] == "worker" && parts[1] == "rcpts_per_minute_per_mx":
 		return setInt(&l.Worker.RcptsPerMin, name, v)
+	case n == 2 && parts[0] == "worker" && parts[1] == "per_address":
+		return setBool(&l.Worker.PerAddress, name, v)
 	case n == 2 && parts[0] == "worker" && parts[1] == "recipients_per_session":
 		return setInt(&l.Worker.PerSession, name, v)
 	case n == 3 && parts[0] == "worker" && parts[1] == "rabbitmq" && parts[2] == "concurrency":
@@ -132,6 +134,8 @@ func setTop(l *layer, key, name, v string) error {
 		return setBool(&l.LogEmails, name, v)
 	case "inline_budget":
 		return setInt64(&l.InlineBudget, name, v)
+	case "gravatar_url":
+		l.GravatarURL = &v
 	default:
 		return unknownVar(name)
 	}

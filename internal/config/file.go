@@ -29,6 +29,7 @@ type layer struct {
 	LogLevel          *string   `toml:"log_level"`
 	LogEmails         *bool     `toml:"log_emails"`
 	InlineBudget      *int64    `toml:"inline_budget"`
+	GravatarURL       *string   `toml:"gravatar_url"`
 
 	Proxy     *layerProxy    `toml:"proxy"`
 	Overrides layerOverrides `toml:"overrides"`
@@ -101,6 +102,7 @@ type layerWorker struct {
 	Enable      *bool         `toml:"enable"`
 	Concurrency *int          `toml:"concurrency"`
 	RcptsPerMin *int          `toml:"rcpts_per_minute_per_mx"`
+	PerAddress  *bool         `toml:"per_address"`
 	PerSession  *int          `toml:"recipients_per_session"`
 	RabbitMQ    layerRabbitMQ `toml:"rabbitmq"`
 }

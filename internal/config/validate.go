@@ -54,6 +54,9 @@ func (c Config) Validate() error {
 	if c.CacheTTL < 0 {
 		add(invalid("cache_ttl", "must be ≥ 0, got %s", c.CacheTTL))
 	}
+	if c.GravatarURL != "" && !strings.HasPrefix(c.GravatarURL, "https://") && !strings.HasPrefix(c.GravatarURL, "http://") {
+		add(invalid("gravatar_url", "must be an http(s) URL, got %q", c.GravatarURL))
+	}
 	if c.GreylistWait < 0 {
 		add(invalid("greylist_wait", "must be ≥ 0, got %s", c.GreylistWait))
 	}
