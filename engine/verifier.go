@@ -36,6 +36,11 @@ type GravatarLookup interface {
 	Lookup(ctx context.Context, email string) (url string, found bool, err error)
 }
 
+// BreachLookup says whether an address appears in a known data breach.
+type BreachLookup interface {
+	Breached(ctx context.Context, email string) (bool, error)
+}
+
 // SMTPSettings are the knobs of one SMTP conversation.
 type SMTPSettings struct {
 	FromEmail string
@@ -68,6 +73,7 @@ type Config struct {
 	Random         io.Reader
 	Misc           *misc.Checker
 	Gravatar       GravatarLookup
+	HIBP           BreachLookup // nil leaves misc.haveibeenpwned null
 	Logger         *slog.Logger
 
 	// NewProxyDialer builds the dialer of one proxy; tests may wrap it.
@@ -281,6 +287,11 @@ func (v *Verifier) misc(ctx context.Context, a address.Address, gravatar bool) M
 		IsDisposable:  v.cfg.Misc.IsDisposable(a.Domain),
 		IsRoleAccount: v.cfg.Misc.IsRoleAccount(a.Username),
 		IsB2C:         v.cfg.Misc.IsFree(a.Domain),
+	}
+	if v.cfg.HIBP != nil {
+		if pwned, err := v.cfg.HIBP.Breached(ctx, a.Address); err == nil {
+			m.HaveIBeenPwned = &pwned
+		}
 	}
 	if gravatar && v.cfg.Gravatar != nil {
 		if url, ok, err := v.cfg.Gravatar.Lookup(ctx, a.Address); err == nil && ok {

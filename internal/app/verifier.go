@@ -72,6 +72,9 @@ func NewVerifier(cfg config.Config, logger *slog.Logger, limiter engine.Limiter)
 		}
 		ec.Overrides[engine.Provider(prov)] = eo
 	}
+	if !cfg.HIBPKey.IsZero() {
+		ec.HIBP = misc.NewHIBP(&http.Client{Timeout: 5 * time.Second}, misc.DefaultHIBPURL, cfg.HIBPKey.Reveal())
+	}
 	return engine.New(ec)
 }
 

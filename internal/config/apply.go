@@ -36,6 +36,9 @@ func (l *layer) apply(c *Config) []error {
 	setB(&c.LogEmails, l.LogEmails)
 	setD(&c.InlineBudget, l.InlineBudget, time.Second)
 	setS(&c.GravatarURL, l.GravatarURL)
+	if l.HIBPKey != nil {
+		c.HIBPKey = NewSecret(*l.HIBPKey)
+	}
 
 	if l.Proxy != nil {
 		p := Proxy{Port: defaultProxyPort}

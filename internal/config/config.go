@@ -80,6 +80,7 @@ type Config struct {
 	LogEmails         bool          // log_emails: include addresses in logs
 	InlineBudget      time.Duration // inline_budget (seconds); default 25s
 	GravatarURL       string        // gravatar_url: asked only for check_gravatar requests
+	HIBPKey           Secret        // haveibeenpwned_api_key: fills misc.haveibeenpwned when set
 
 	Storage Storage // [storage] and MAILPROBE_TABLE, MAILPROBE_QUEUE_URL, MAILPROBE_DATA_DIR
 

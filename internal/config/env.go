@@ -136,6 +136,8 @@ func setTop(l *layer, key, name, v string) error {
 		return setInt64(&l.InlineBudget, name, v)
 	case "gravatar_url":
 		l.GravatarURL = &v
+	case "haveibeenpwned_api_key":
+		l.HIBPKey = &v
 	default:
 		return unknownVar(name)
 	}

@@ -30,6 +30,7 @@ type layer struct {
 	LogEmails         *bool     `toml:"log_emails"`
 	InlineBudget      *int64    `toml:"inline_budget"`
 	GravatarURL       *string   `toml:"gravatar_url"`
+	HIBPKey           *string   `toml:"haveibeenpwned_api_key"`
 
 	Proxy     *layerProxy    `toml:"proxy"`
 	Overrides layerOverrides `toml:"overrides"`
