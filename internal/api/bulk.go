@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,17 +19,16 @@ type bulkCreatedJSON struct {
 	JobID jobID `json:"job_id"`
 }
 
-// sendChunk is how many messages go to one Enqueuer.Send call. SQS takes
-// ten per SendMessageBatch; the queue package splits further, this only
-// bounds how much one failed call can leave half-sent.
-const sendChunk = 50
-
-// bulkCreate serves POST /v1/bulk: validate, create the job, then queue the
-// addresses grouped by domain so that the worker reuses SMTP sessions.
+// bulkCreate serves POST /v1/bulk: validate, build and encode every queue
+// message, create the job, then queue the messages (domains kept together,
+// small ones packed, so that the worker reuses SMTP sessions).
 //
-// If queueing fails half-way the job exists but will never complete; the
-// client gets a 500 and must submit again. Every address of a message is
-// either sent or not, so nothing is queued twice.
+// Everything that can be refused is refused before the job exists, so a
+// client error never leaves a job behind. What can still fail is the queue
+// itself: then the job exists but some addresses will never be verified.
+// The client gets a 500 with the request id and must submit again, and the
+// failure is logged as "bulk job not fully queued" with the job id and what
+// was not queued, for an operator to act on (see README.md).
 func (s *server) bulkCreate(w http.ResponseWriter, r *http.Request) {
 	if !s.requireJobs(w) {
 		return
@@ -37,25 +39,66 @@ func (s *server) bulkCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	id, err := s.createJob(ctx, len(in.emails), in.webhook)
+	var msgs []queue.Message
+	job := store.Job{Total: len(in.emails), Webhook: in.webhook}
+	id, err := s.createJob(ctx, job, func(id string) (err error) {
+		msgs, err = s.bulkMessages(id, in)
+		return err
+	})
 	if err != nil {
 		s.internalError(w, err)
 		return
 	}
+	// Once the job exists, queueing finishes even if the client goes away:
+	// a half-queued job is worse than an unread job id.
+	if err := s.deps.Queue.Send(context.WithoutCancel(ctx), msgs, 0); err != nil {
+		s.logUnqueued(ctx, w, id, msgs, err)
+		s.internalError(w, fmt.Errorf("enqueue bulk job %s: %w", id, err))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, bulkCreatedJSON{JobID: jobID(id)})
+}
+
+// bulkMessages builds the job's messages and encodes each once, so that a
+// message the queue would refuse is found before the job is created.
+func (s *server) bulkMessages(id string, in bulkInput) ([]queue.Message, error) {
 	// The webhook rides in every message, outside Batch's size budget.
 	budget := s.cfg.BatchBytes - len(`,"webhook":`) - len(in.webhook)
 	msgs := queue.Batch(id, in.emails, nil, s.cfg.BatchItems, budget)
 	for i := range msgs {
 		msgs[i].Webhook = in.webhook
-	}
-	for start := 0; start < len(msgs); start += sendChunk {
-		end := min(start+sendChunk, len(msgs))
-		if err := s.deps.Queue.Send(ctx, msgs[start:end], 0); err != nil {
-			s.internalError(w, fmt.Errorf("enqueue bulk job %s (messages %d-%d of %d): %w", id, start, end, len(msgs), err))
-			return
+		if _, err := queue.Encode(msgs[i]); err != nil {
+			return nil, fmt.Errorf("bulk message %d of %d: %w", i, len(msgs), err)
 		}
 	}
-	s.writeJSON(w, http.StatusOK, bulkCreatedJSON{JobID: jobID(id)})
+	return msgs, nil
+}
+
+// logUnqueued reports a job left with addresses that were never queued: it
+// stays Running forever unless an operator acts, so the line names the job,
+// the request and how much is missing.
+func (s *server) logUnqueued(ctx context.Context, w http.ResponseWriter, id string, msgs []queue.Message, err error) {
+	unsent := make([]int, len(msgs)) // a plain error: nothing is known to be sent
+	for i := range unsent {
+		unsent[i] = i
+	}
+	var se *queue.SendError
+	if errors.As(err, &se) {
+		unsent = se.Unsent
+	}
+	addrs := 0
+	for _, i := range unsent {
+		if i >= 0 && i < len(msgs) {
+			addrs += len(msgs[i].Items)
+		}
+	}
+	s.log.LogAttrs(context.WithoutCancel(ctx), slog.LevelError, "bulk job not fully queued",
+		slog.String("job_id", id),
+		slog.String("request_id", idOf(w)),
+		slog.Int("messages_unsent", len(unsent)),
+		slog.Int("messages_total", len(msgs)),
+		slog.Int("addresses_unqueued", addrs),
+		slog.String("error", err.Error()))
 }
 
 // bulkStatusJSON is Reacher's job progress object, field for field.
@@ -157,6 +200,7 @@ func (s *server) bulkResults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := job.Status()
+	setPageHeaders(w.Header(), r.URL.EscapedPath(), format, job, limit, offset+len(recs))
 	if format == "csv" {
 		s.writeCSV(w, id, status, recs)
 		return
@@ -169,6 +213,18 @@ func (s *server) bulkResults(w http.ResponseWriter, r *http.Request) {
 		out.Results[i] = rec.Result
 	}
 	s.writeJSON(w, http.StatusOK, out)
+}
+
+// setPageHeaders tells a client that pages (Reacher's clients expect the
+// whole job in one CSV) how much there is and where the next page starts:
+// X-Total-Count is the job's total_records, and Link rel="next" (RFC 8288)
+// is set while stored results remain past this page. A running job may get
+// more results later; X-Job-Status says so.
+func setPageHeaders(h http.Header, path, format string, job store.Job, limit, next int) {
+	h.Set("X-Total-Count", strconv.Itoa(job.Total))
+	if next < job.Processed {
+		h.Set("Link", fmt.Sprintf(`<%s?format=%s&limit=%d&offset=%d>; rel="next"`, path, format, limit, next))
+	}
 }
 
 // queryInt parses an optional integer query parameter within [lo, hi].

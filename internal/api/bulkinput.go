@@ -7,7 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // bulkInput is a decoded POST /v1/bulk body.
@@ -89,9 +93,16 @@ func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {
 	return nil
 }
 
-// decodeInput reads the input array. Every element must be a string;
-// strings that are not valid addresses are accepted and verified as
-// invalid, like any other address.
+// maxInputBytes bounds one input element. RFC 5321 §4.5.3.1.3 limits a
+// path to 256 octets, so anything longer is a client bug; the bound also
+// keeps every queue message far below SQS's 256 KiB.
+const maxInputBytes = 1024
+
+// decodeInput reads the input array. Every element must be a non-blank
+// string of at most maxInputBytes; other strings that are not valid
+// addresses are accepted and verified as invalid, like any other address.
+// Blank elements are refused rather than stored as invalid: they are almost
+// always a client's CSV-splitting bug, better reported than counted.
 func decodeInput(dec *json.Decoder, maxAddrs int) ([]string, error) {
 	if err := expectDelim(dec, '[', "input field must be an array of strings."); err != nil {
 		return nil, err
@@ -107,8 +118,13 @@ func decodeInput(dec *json.Decoder, maxAddrs int) ([]string, error) {
 			return nil, decodeError(err)
 		}
 		s, ok := tok.(string)
-		if !ok {
+		switch {
+		case !ok:
 			return nil, badRequest("input[%d] must be a string.", len(emails))
+		case len(s) > maxInputBytes:
+			return nil, badRequest("input[%d]: longer than %d bytes.", len(emails), maxInputBytes)
+		case strings.TrimSpace(s) == "":
+			return nil, badRequest("input[%d]: empty address.", len(emails))
 		}
 		emails = append(emails, s)
 	}
@@ -151,13 +167,37 @@ func decodeWebhook(dec *json.Decoder) (json.RawMessage, error) {
 	if wh.OnEachEmail == nil {
 		return nil, nil
 	}
-	u, err := url.Parse(wh.OnEachEmail.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, badRequest("webhook.on_each_email.url must be an absolute http or https URL.")
+	if err := checkWebhook(wh.OnEachEmail.URL, wh.OnEachEmail.Headers); err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, raw); err != nil {
 		return nil, badRequest("webhook field is not valid JSON.")
 	}
 	return buf.Bytes(), nil
+}
+
+// checkWebhook refuses, at job creation, what would make every POST of the
+// worker fail later: a URL that is not absolute http(s) with a host, and
+// header names or values that are not valid HTTP fields (RFC 9110 §5.1,
+// §5.5: a CR or LF would split the request).
+func checkWebhook(rawURL string, headers map[string]string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Opaque != "" {
+		return badRequest("webhook.on_each_email.url must be an absolute http or https URL.")
+	}
+	names := make([]string, 0, len(headers))
+	for name := range headers {
+		names = append(names, name)
+	}
+	slices.Sort(names) // report the same header every time
+	for _, name := range names {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return badRequest("webhook.on_each_email.headers: %q is not a valid header name.", name)
+		}
+		if !httpguts.ValidHeaderFieldValue(headers[name]) {
+			return badRequest("webhook.on_each_email.headers: the value of %q is not a valid header value (no control characters such as CR or LF).", name)
+		}
+	}
+	return nil
 }

@@ -102,7 +102,8 @@ func (s *server) validateCheck(req engine.Request) error {
 }
 
 // deferCheck queues a check that did not conclude inline as a single-shot
-// job (Total 1) and answers 202 with the status URL. A greylisted address is
+// job (Total 1, marked SingleShot so that GET /v1/check_email serves it and
+// no bulk job) and answers 202 with the status URL. A greylisted address is
 // delivered to the worker after the delay the server asked for.
 func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.Request, res engine.Result, verr error) {
 	ctx := r.Context()
@@ -117,7 +118,7 @@ func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.R
 		s.internalError(w, fmt.Errorf("encode request: %w", err))
 		return
 	}
-	id, err := s.createJob(ctx, 1, nil)
+	id, err := s.createJob(ctx, store.Job{Total: 1, SingleShot: true}, nil)
 	if err != nil {
 		s.internalError(w, err)
 		return
@@ -152,8 +153,8 @@ func (s *server) checkStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if job.Total != 1 {
-		// A bulk job: its results live under /v1/bulk.
+	if !job.SingleShot {
+		// A bulk job, even of one address: its results live under /v1/bulk.
 		s.writeError(w, http.StatusNotFound, "Job not found.")
 		return
 	}

@@ -295,12 +295,18 @@ func TestCheckStatusErrors(t *testing.T) {
 	if err := hs.store.CreateJob(context.Background(), storeJob("77", 3)); err != nil {
 		t.Fatal(err)
 	}
+	// A bulk job of one address, finished: still not a single check.
+	if err := hs.store.CreateJob(context.Background(), storeJob("78", 1)); err != nil {
+		t.Fatal(err)
+	}
+	hs.storeResult(t, "78", 0, testResult("a@x.test", engine.Safe))
 	tests := []struct {
 		name, target string
 		status       int
 	}{
 		{"unknown job", "/v1/check_email/424242", 404},
 		{"bulk job is not a single check", "/v1/check_email/77", 404},
+		{"bulk job of one address is not a single check", "/v1/check_email/78", 404},
 		{"malformed id", "/v1/check_email/" + strings.Repeat("9", 65), 404},
 	}
 	for _, tt := range tests {

@@ -70,18 +70,26 @@ func randomJobID() string {
 // createJobAttempts bounds the retries after id collisions.
 const createJobAttempts = 5
 
-// createJob stores a new job under a fresh id.
-func (s *server) createJob(ctx context.Context, total int, webhook json.RawMessage) (string, error) {
+// createJob stores job under a fresh id. prepare, when not nil, runs for
+// each candidate id before the job is stored (the messages of a bulk job
+// carry its id): when it fails, no job is created.
+func (s *server) createJob(ctx context.Context, job store.Job, prepare func(id string) error) (string, error) {
 	for range createJobAttempts {
-		id := s.deps.NewJobID()
-		err := s.deps.Jobs.CreateJob(ctx, store.Job{ID: id, Total: total, CreatedAt: s.deps.Now().UTC(), Webhook: webhook})
+		job.ID = s.deps.NewJobID()
+		job.CreatedAt = s.deps.Now().UTC()
+		if prepare != nil {
+			if err := prepare(job.ID); err != nil {
+				return "", err
+			}
+		}
+		err := s.deps.Jobs.CreateJob(ctx, job)
 		if errors.Is(err, store.ErrJobExists) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("create job: %w", err)
 		}
-		return id, nil
+		return job.ID, nil
 	}
 	return "", fmt.Errorf("create job: no free id after %d attempts", createJobAttempts)
 }

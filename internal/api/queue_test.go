@@ -14,7 +14,7 @@ import (
 )
 
 // localQueue opens the embedded queue `mailprobe serve` uses.
-func localQueue(t *testing.T) *local.Queue {
+func localQueue(t testing.TB) *local.Queue {
 	t.Helper()
 	q, err := local.Open(filepath.Join(t.TempDir(), "queue.db"), local.Options{})
 	if err != nil {

@@ -15,8 +15,10 @@ func TestBatch(t *testing.T) {
 		maxItems int
 		want     [][]int // indices per message, in order
 	}{
-		{"by domain", 0, [][]int{{0, 2, 3}, {1, 5}, {4}}},
-		{"two per message", 2, [][]int{{0, 2}, {3}, {1, 5}, {4}}},
+		{"no item limit packs every domain", 0, [][]int{{0, 2, 3, 1, 5, 4}}},
+		{"domains kept together", 3, [][]int{{0, 2, 3}, {1, 5, 4}}},
+		{"domains kept together, not split to fill", 4, [][]int{{0, 2, 3}, {1, 5, 4}}},
+		{"big domain spans messages", 2, [][]int{{0, 2}, {3}, {1, 5}, {4}}},
 		{"one per message", 1, [][]int{{0}, {2}, {3}, {1}, {5}, {4}}},
 	}
 	for _, tt := range tests {
@@ -128,5 +130,80 @@ func BenchmarkDecode(b *testing.B) {
 		if _, err := Decode(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestBatchPacksDomains checks the packing rules on a mix of one big domain
+// and many small ones: every index exactly once, every message within the
+// limits, a domain that fits in one message never split, a bigger one in as
+// few messages as the item limit allows.
+func TestBatchPacksDomains(t *testing.T) {
+	var emails []string
+	for i := range 100_000 {
+		switch {
+		case i%4 == 0:
+			emails = append(emails, fmt.Sprintf("u%d@big.example", i))
+		case i%4 == 1:
+			emails = append(emails, fmt.Sprintf("u%d@pair%d.example", i, i/8)) // 2 per domain
+		default:
+			emails = append(emails, fmt.Sprintf("u%d@d%d.example", i, i)) // distinct
+		}
+	}
+	tests := []struct {
+		name               string
+		maxItems, maxBytes int
+	}{
+		{"items bind", 100, 0},
+		{"bytes bind", 1000, 16 << 10},
+		{"odd limits", 7, 700},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs := Batch("job-1", emails, nil, tt.maxItems, tt.maxBytes)
+			limit := tt.maxBytes
+			if limit == 0 {
+				limit = MaxBodyBytes
+			}
+			seen := make([]bool, len(emails))
+			where := map[string][]int{} // domain -> messages holding it
+			for i, m := range msgs {
+				body, err := Encode(m)
+				if err != nil {
+					t.Fatalf("Encode: %v", err)
+				}
+				if len(body) > limit || len(m.Items) > tt.maxItems {
+					t.Fatalf("message %d: %d bytes, %d items; limits %d, %d", i, len(body), len(m.Items), limit, tt.maxItems)
+				}
+				for _, it := range m.Items {
+					if seen[it.Index] || emails[it.Index] != it.Email {
+						t.Fatalf("item %+v repeated or wrong", it)
+					}
+					seen[it.Index] = true
+					d := Domain(it.Email)
+					if w := where[d]; len(w) == 0 || w[len(w)-1] != i {
+						where[d] = append(w, i)
+					}
+				}
+			}
+			for i, ok := range seen {
+				if !ok {
+					t.Fatalf("index %d not batched", i)
+				}
+			}
+			for d, w := range where {
+				if d != "big.example" && len(w) != 1 {
+					t.Errorf("small domain %s split over messages %v", d, w)
+				}
+			}
+			big := 25_000
+			if min := (big + tt.maxItems - 1) / tt.maxItems; tt.maxBytes == 0 && len(where["big.example"]) != min {
+				t.Errorf("big domain in %d messages, want %d", len(where["big.example"]), min)
+			}
+			// The big domain fills 250 messages; the 75 000 others pack at
+			// 99 or 100 per message (a pair does not join a message at 99).
+			if tt.name == "items bind" && len(msgs) > 250+(75_000+98)/99 {
+				t.Errorf("%d messages for 100 000 addresses at 100 per message, want at most 1008", len(msgs))
+			}
+		})
 	}
 }

@@ -16,12 +16,11 @@ type Reason string
 
 // Reasons for DecodeError.
 const (
-	ReasonJSON         Reason = "bad_json"        // not a JSON object
-	ReasonSchema       Reason = "schema"          // missing, unknown or mistyped field
-	ReasonVersion      Reason = "unknown_version" // version other than 1
-	ReasonNoItems      Reason = "no_items"        // empty items
-	ReasonMixedDomains Reason = "mixed_domains"   // items of several domains
-	ReasonIndex        Reason = "bad_index"       // negative, too large or repeated index
+	ReasonJSON    Reason = "bad_json"        // not a JSON object
+	ReasonSchema  Reason = "schema"          // missing, unknown or mistyped field
+	ReasonVersion Reason = "unknown_version" // version other than 1
+	ReasonNoItems Reason = "no_items"        // empty items
+	ReasonIndex   Reason = "bad_index"       // negative, too large or repeated index
 )
 
 // DecodeError reports a body that is not a valid message. It is permanent:
@@ -101,7 +100,8 @@ func validate(m Message) error {
 	case !objectOrAbsent(m.Webhook):
 		return decodeErr(ReasonSchema, "webhook is not an object")
 	}
-	domain := Domain(m.Items[0].Email)
+	// Items may be of several domains: Batch packs small domains together
+	// and the worker's VerifyBatch groups them by domain again.
 	seen := make(map[int]bool, len(m.Items))
 	for _, it := range m.Items {
 		switch {
@@ -111,8 +111,6 @@ func validate(m Message) error {
 			return decodeErr(ReasonIndex, "index %d out of [0, %d]", it.Index, MaxIndex)
 		case seen[it.Index]:
 			return decodeErr(ReasonIndex, "index %d repeated", it.Index)
-		case Domain(it.Email) != domain:
-			return decodeErr(ReasonMixedDomains, "%q and %q", domain, Domain(it.Email))
 		}
 		seen[it.Index] = true
 	}

@@ -25,6 +25,8 @@ func TestDecode(t *testing.T) {
 				Request: json.RawMessage(`{"from_email":"p@q.r"}`), Webhook: json.RawMessage(`{"on_each_email":{"url":"http://h"}}`), Attempt: 2}},
 		{"no at sign is a domain of its own", `{"version":1,"job_id":"j","items":[{"index":0,"email":"nobody"}]}`,
 			Message{Version: 1, JobID: "j", Items: []Item{{0, "nobody"}}}},
+		{"several domains", `{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x.com"},{"index":1,"email":"b@y.com"},{"index":2,"email":"nobody"}]}`,
+			Message{Version: 1, JobID: "j", Items: []Item{{0, "a@x.com"}, {1, "b@y.com"}, {2, "nobody"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,7 +59,6 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty job", `{"version":1,"job_id":"","items":[{"index":0,"email":"a@x"}]}`, ReasonSchema},
 		{"no items", `{"version":1,"job_id":"j","items":[]}`, ReasonNoItems},
 		{"items missing", `{"version":1,"job_id":"j"}`, ReasonNoItems},
-		{"two domains", `{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x.com"},{"index":1,"email":"b@y.com"}]}`, ReasonMixedDomains},
 		{"negative index", `{"version":1,"job_id":"j","items":[{"index":-1,"email":"a@x"}]}`, ReasonIndex},
 		{"fractional index", `{"version":1,"job_id":"j","items":[{"index":1.5,"email":"a@x"}]}`, ReasonSchema},
 		{"huge index", `{"version":1,"job_id":"j","items":[{"index":9007199254740992,"email":"a@x"}]}`, ReasonIndex},
@@ -167,6 +168,7 @@ func TestSchemaFile(t *testing.T) {
 	}{
 		{string(valid), true},
 		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x"}]}`, true},
+		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x"},{"index":1,"email":"b@y"}]}`, true},
 		{`{"version":2,"job_id":"j","items":[{"index":0,"email":"a@x"}]}`, false},
 		{`{"version":1,"job_id":"j","items":[]}`, false},
 		{`{"version":1,"job_id":"j","items":[{"index":-1,"email":"a@x"}]}`, false},

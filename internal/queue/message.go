@@ -41,8 +41,23 @@ var (
 	ErrReceiptInvalid = errors.New("queue: receipt handle invalid")
 )
 
-// Message is one unit of work: addresses of ONE domain from one job, so a
-// worker can verify them over a shared MX lookup and SMTP politeness budget.
+// SendError reports the messages a Send could not enqueue; the others were
+// sent. Implementations that send all or nothing (local) return a plain
+// error instead: then none was sent.
+type SendError struct {
+	Unsent []int // indices into Send's msgs, ascending
+	Err    error // the last failure
+}
+
+func (e *SendError) Error() string {
+	return fmt.Sprintf("queue: %d messages not sent: %v", len(e.Unsent), e.Err)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Message is one unit of work: addresses from one job, those of a domain
+// kept together (see Batch) so a worker can verify them over a shared MX
+// lookup, SMTP sessions and politeness budget.
 type Message struct {
 	Version int    `json:"version"`
 	JobID   string `json:"job_id"`

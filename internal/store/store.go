@@ -57,8 +57,12 @@ type Job struct {
 	CreatedAt  time.Time       `json:"created_at"`
 	FinishedAt *time.Time      `json:"finished_at"`
 	Webhook    json.RawMessage `json:"webhook,omitempty"`
-	Processed  int             `json:"total_processed"`
-	Summary    Summary         `json:"summary"`
+	// SingleShot marks the job of one check_email request that could not
+	// conclude inline: GET /v1/check_email/{job_id} serves only these, never
+	// a bulk job that happens to have one address.
+	SingleShot bool    `json:"single_shot,omitempty"`
+	Processed  int     `json:"total_processed"`
+	Summary    Summary `json:"summary"`
 }
 
 // Status returns StatusCompleted once every address has a final result.

@@ -33,11 +33,14 @@ type Queue struct {
 	// sendRounds bounds how often Send retries the failed entries of a batch.
 	sendRounds int
 	backoff    time.Duration
+	// sendConcurrency bounds the SendMessageBatch calls in flight.
+	sendConcurrency int
 }
 
 // New returns the queue at queueURL.
 func New(api API, queueURL string) *Queue {
-	return &Queue{api: api, url: queueURL, sendRounds: 5, backoff: 100 * time.Millisecond}
+	return &Queue{api: api, url: queueURL, sendRounds: 5, backoff: 100 * time.Millisecond,
+		sendConcurrency: DefaultSendConcurrency}
 }
 
 // maxWait is SQS's longest long poll.

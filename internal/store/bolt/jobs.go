@@ -13,9 +13,10 @@ import (
 )
 
 type jobMeta struct {
-	Total     int             `json:"total"`
-	CreatedAt time.Time       `json:"created_at"`
-	Webhook   json.RawMessage `json:"webhook,omitempty"`
+	Total      int             `json:"total"`
+	CreatedAt  time.Time       `json:"created_at"`
+	Webhook    json.RawMessage `json:"webhook,omitempty"`
+	SingleShot bool            `json:"single_shot,omitempty"`
 }
 
 type counts struct {
@@ -32,7 +33,7 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	if j.CreatedAt.IsZero() {
 		j.CreatedAt = s.now()
 	}
-	meta := jobMeta{Total: j.Total, CreatedAt: store.Clean(j.CreatedAt), Webhook: j.Webhook}
+	meta := jobMeta{Total: j.Total, CreatedAt: store.Clean(j.CreatedAt), Webhook: j.Webhook, SingleShot: j.SingleShot}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketJobs)
 		if b.Get([]byte(j.ID)) != nil {
@@ -66,7 +67,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
 		return store.Job{}, fmt.Errorf("bolt store: get job %q: %w", id, err)
 	}
 	j := store.Job{ID: id, Total: meta.Total, CreatedAt: meta.CreatedAt, Webhook: meta.Webhook,
-		Processed: c.Summary.Total(), Summary: c.Summary}
+		SingleShot: meta.SingleShot, Processed: c.Summary.Total(), Summary: c.Summary}
 	if j.Status() == store.StatusCompleted {
 		at := c.LastAt
 		j.FinishedAt = &at

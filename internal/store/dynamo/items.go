@@ -14,6 +14,8 @@ type jobItem struct {
 	Total     int    `dynamodbav:"total"`
 	CreatedAt string `dynamodbav:"created_at"`
 	Webhook   string `dynamodbav:"webhook,omitempty"`
+	// Single is true for a single-shot job (store.Job.SingleShot).
+	Single bool `dynamodbav:"single_shot,omitempty"`
 }
 
 type resultItem struct {
@@ -92,7 +94,7 @@ func (it jobItem) job() (store.Job, error) {
 	if err != nil {
 		return store.Job{}, fmt.Errorf("job %q: %w", it.JobID, err)
 	}
-	j := store.Job{ID: it.JobID, Total: it.Total, CreatedAt: at}
+	j := store.Job{ID: it.JobID, Total: it.Total, CreatedAt: at, SingleShot: it.Single}
 	if it.Webhook != "" {
 		j.Webhook = json.RawMessage(it.Webhook)
 	}

@@ -24,7 +24,7 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	}
 	item, err := attributevalue.MarshalMap(jobItem{
 		PK: jobPK(j.ID), SK: skJob, JobID: j.ID, Total: j.Total,
-		CreatedAt: formatTime(j.CreatedAt), Webhook: string(j.Webhook),
+		CreatedAt: formatTime(j.CreatedAt), Webhook: string(j.Webhook), Single: j.SingleShot,
 	})
 	if err != nil {
 		return fmt.Errorf("dynamo: create job %q: %w", j.ID, err)

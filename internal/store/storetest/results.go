@@ -31,6 +31,15 @@ func testJobs(t *testing.T, s Store) {
 	if got.Processed != 0 || got.Summary != (store.Summary{}) || got.FinishedAt != nil || got.Status() != store.StatusRunning {
 		t.Errorf("GetJob of a new job = %+v, want nothing processed", got)
 	}
+	if got.SingleShot {
+		t.Errorf("GetJob of a bulk job: SingleShot true")
+	}
+	if err := s.CreateJob(ctx, store.Job{ID: "job-single", Total: 1, CreatedAt: base, SingleShot: true}); err != nil {
+		t.Fatalf("CreateJob(single-shot): %v", err)
+	}
+	if got, err := s.GetJob(ctx, "job-single"); err != nil || !got.SingleShot || got.Total != 1 {
+		t.Errorf("GetJob(single-shot) = %+v, %v; want SingleShot", got, err)
+	}
 	if _, err := s.GetJob(ctx, "job-missing"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetJob(missing) = %v, want ErrNotFound", err)
 	}
