@@ -34,9 +34,13 @@ func TestEnvironmentLoads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("config.Load(template environment): %v", err)
 			}
-			if !c.Storage.AWS() || len(c.ProxyPool) != 1 || !config.IsSecretRef(c.HeaderSecret.Reveal()) {
-				t.Errorf("storage %+v, proxy pool %d, header secret ref %v: want AWS mode, 1 proxy, a reference",
-					c.Storage, len(c.ProxyPool), config.IsSecretRef(c.HeaderSecret.Reveal()))
+			if !c.Storage.AWS() || len(c.ProxyPool) != 1 {
+				t.Errorf("storage %+v, proxy pool %d: want AWS mode, 1 proxy", c.Storage, len(c.ProxyPool))
+			}
+			// Only the API holds the header secret (a reference here).
+			if ref := config.IsSecretRef(c.HeaderSecret.Reveal()); ref != (id == "ApiFunction") || id != "ApiFunction" && !c.HeaderSecret.IsZero() {
+				t.Errorf("header secret is a reference: %v, set: %v; want a reference for ApiFunction only",
+					ref, !c.HeaderSecret.IsZero())
 			}
 			if c.SMTPTimeout != 45*time.Second || c.Throttle.PerMinute != 60 || c.CacheTTL != 24*time.Hour {
 				t.Errorf("parameter defaults not applied: %+v", c)

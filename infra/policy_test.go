@@ -45,9 +45,29 @@ var allowedPolicyTemplates = map[string]string{
 // only some deployments keep the header secret in SSM or Secrets Manager.
 var conditionalPolicies = []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
 
+// inlineActions are the only actions an inline policy statement may grant,
+// each with the one resource of this stack it may name.
+var inlineActions = map[string]string{
+	"sqs:ChangeMessageVisibility": "JobQueue.Arn", // the worker shortens redelivery waits
+}
+
+// functionPolicies lists, per function, the policies (SAM templates or
+// inline actions) it must have and those it must not (least privilege:
+// only the API reads the header secret; only the worker changes message
+// visibility).
+var functionPolicies = map[string]struct{ must, mustNot []string }{
+	"ApiFunction": {
+		must:    []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"},
+		mustNot: []string{"sqs:ChangeMessageVisibility"},
+	},
+	"SqsWorkerFunction": {
+		must:    []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "sqs:ChangeMessageVisibility"},
+		mustNot: []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"},
+	},
+}
+
 func TestFunctionPolicies(t *testing.T) {
 	root := openNode(t)
-	conds := get(root, "Conditions")
 	for _, id := range functionIDs {
 		t.Run(id, func(t *testing.T) {
 			props := must(t, root, "Resources", id, "Properties")
@@ -56,40 +76,97 @@ func TestFunctionPolicies(t *testing.T) {
 			}
 			got := map[string]bool{}
 			for _, entry := range must(t, props, "Policies").Content {
-				cond := ""
-				if entry.Tag == "!If" {
-					if len(entry.Content) != 3 || !isRef(entry.Content[2], "AWS::NoValue") {
-						t.Errorf("line %d: !If policy must be [Condition, template, !Ref AWS::NoValue]", entry.Line)
-						continue
-					}
-					cond = entry.Content[0].Value
-					if get(conds, cond) == nil {
-						t.Errorf("line %d: unknown condition %q", entry.Line, cond)
-					}
-					entry = entry.Content[1]
-				}
-				if entry.Kind != yaml.MappingNode || len(entry.Content) != 2 {
-					t.Errorf("line %d: policy entry is not a single SAM policy template", entry.Line)
-					continue
-				}
-				name, args := entry.Content[0].Value, entry.Content[1]
-				scope, ok := allowedPolicyTemplates[name]
-				if !ok {
-					t.Errorf("line %d: policy %s is not an allowed SAM policy template", entry.Line, name)
-					continue
-				}
-				if v := get(args, scope); v == nil || v.Tag == "!!str" && v.Value == "*" {
-					t.Errorf("line %d: %s.%s must name this stack's resource", entry.Line, name, scope)
-				}
-				if slices.Contains(conditionalPolicies, name) && cond == "" {
-					t.Errorf("line %d: %s must be under a Condition", entry.Line, name)
-				}
-				got[name] = true
+				checkPolicyEntry(t, get(root, "Conditions"), entry, got)
 			}
-			if !got["DynamoDBCrudPolicy"] || !got["SQSSendMessagePolicy"] {
-				t.Errorf("policies %v: want DynamoDBCrudPolicy and SQSSendMessagePolicy", got)
+			want := functionPolicies[id]
+			for _, name := range want.must {
+				if !got[name] {
+					t.Errorf("policies %v: want %s", got, name)
+				}
+			}
+			for _, name := range want.mustNot {
+				if got[name] {
+					t.Errorf("policies %v: %s must not be granted", got, name)
+				}
 			}
 		})
+	}
+}
+
+// checkPolicyEntry checks one entry of a function's Policies and records
+// what it grants in got: a SAM policy template scoped to this stack,
+// possibly under a Condition, or an inline statement of inlineActions.
+func checkPolicyEntry(t *testing.T, conds, entry *yaml.Node, got map[string]bool) {
+	t.Helper()
+	cond := ""
+	if entry.Tag == "!If" {
+		if len(entry.Content) != 3 || !isRef(entry.Content[2], "AWS::NoValue") {
+			t.Errorf("line %d: !If policy must be [Condition, template, !Ref AWS::NoValue]", entry.Line)
+			return
+		}
+		cond = entry.Content[0].Value
+		if get(conds, cond) == nil {
+			t.Errorf("line %d: unknown condition %q", entry.Line, cond)
+		}
+		entry = entry.Content[1]
+	}
+	if entry.Kind != yaml.MappingNode || len(entry.Content) != 2 {
+		t.Errorf("line %d: policy entry is not a single SAM policy template or statement list", entry.Line)
+		return
+	}
+	name, args := entry.Content[0].Value, entry.Content[1]
+	if name == "Statement" {
+		checkStatements(t, args, got)
+		return
+	}
+	scope, ok := allowedPolicyTemplates[name]
+	if !ok {
+		t.Errorf("line %d: policy %s is not an allowed SAM policy template", entry.Line, name)
+		return
+	}
+	if v := get(args, scope); v == nil || v.Tag == "!!str" && v.Value == "*" {
+		t.Errorf("line %d: %s.%s must name this stack's resource", entry.Line, name, scope)
+	}
+	if slices.Contains(conditionalPolicies, name) && cond == "" {
+		t.Errorf("line %d: %s must be under a Condition", entry.Line, name)
+	}
+	got[name] = true
+}
+
+// checkStatements allows inline statements that grant inlineActions on
+// their one resource, and nothing else.
+func checkStatements(t *testing.T, stmts *yaml.Node, got map[string]bool) {
+	t.Helper()
+	if stmts.Kind != yaml.SequenceNode {
+		t.Errorf("line %d: Statement must be a list", stmts.Line)
+		return
+	}
+	for _, st := range stmts.Content {
+		if e := get(st, "Effect"); e == nil || e.Value != "Allow" {
+			t.Errorf("line %d: inline statements may only Allow", st.Line)
+		}
+		if len(pairs(st)) != 3 {
+			t.Errorf("line %d: inline statement must have exactly Effect, Action and Resource", st.Line)
+		}
+		actions := []*yaml.Node{get(st, "Action")}
+		if a := actions[0]; a != nil && a.Kind == yaml.SequenceNode {
+			actions = a.Content
+		}
+		for _, a := range actions {
+			if a == nil {
+				t.Errorf("line %d: inline statement has no Action", st.Line)
+				continue
+			}
+			target, ok := inlineActions[a.Value]
+			if !ok {
+				t.Errorf("line %d: inline action %q is not allowed", a.Line, a.Value)
+				continue
+			}
+			if !isGetAtt(get(st, "Resource"), target) {
+				t.Errorf("line %d: %s must be granted on !GetAtt %s only", a.Line, a.Value, target)
+			}
+			got[a.Value] = true
+		}
 	}
 }
 
@@ -157,10 +234,19 @@ func TestParametersAndEnvironment(t *testing.T) {
 		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY":    "ThrottlePerDay", "RCH__CACHE_TTL": "CacheTtlSeconds",
 		"MAILPROBE_LOG_LEVEL": "LogLevel", "MAILPROBE_TABLE": "MailprobeTable", "MAILPROBE_QUEUE_URL": "JobQueue",
 	}
+	// apiOnly are set on ApiFunction only: the worker serves no HTTP and
+	// must not hold the header secret (least privilege).
+	apiOnly := map[string]bool{"RCH__HEADER_SECRET": true}
 	for _, id := range functionIDs {
 		vars := must(t, resources, id, "Properties", "Environment", "Variables")
 		for name, ref := range env {
-			if !isRef(get(vars, name), ref) {
+			v := get(vars, name)
+			switch {
+			case apiOnly[name] && id != "ApiFunction":
+				if v != nil {
+					t.Errorf("%s: environment %s must not be set", id, name)
+				}
+			case !isRef(v, ref):
 				t.Errorf("%s: environment %s must be !Ref %s", id, name, ref)
 			}
 		}

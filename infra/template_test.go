@@ -1,11 +1,16 @@
 package infra
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/mailprobe/mailprobe/internal/worker"
 )
 
 var functionIDs = []string{"ApiFunction", "SqsWorkerFunction"}
@@ -137,8 +142,8 @@ func TestQueues(t *testing.T) {
 	if got := redrive["deadLetterTargetArn"]; got != "GetAtt:DeadLetterQueue.Arn" {
 		t.Errorf("deadLetterTargetArn = %v, want !GetAtt DeadLetterQueue.Arn", got)
 	}
-	if n, ok := redrive["maxReceiveCount"].(float64); !ok || n < 1 || n > 10 {
-		t.Errorf("maxReceiveCount = %v, want 1-10", redrive["maxReceiveCount"])
+	if n, ok := redrive["maxReceiveCount"].(float64); !ok || n != maxReceiveCount {
+		t.Errorf("maxReceiveCount = %v, want %d", redrive["maxReceiveCount"], maxReceiveCount)
 	}
 	if _, err := tpl.GetSQSQueueWithName("DeadLetterQueue"); err != nil {
 		t.Fatal(err)
@@ -252,4 +257,29 @@ func atoi(t *testing.T, s string) int {
 		t.Fatalf("not a number: %q", s)
 	}
 	return n
+}
+
+// maxReceiveCount is the JobQueue's: enough receives that waiting for
+// politeness does not dead-letter healthy messages.
+const maxReceiveCount = 10
+
+// TestRedeliveryArithmetic keeps the template's comment true to the
+// worker: the waits between the receives of an unfinished message, as
+// worker.RedeliveryDelay computes them, add up to the figure the comment
+// gives, and each fits SQS's largest visibility timeout (12 h).
+func TestRedeliveryArithmetic(t *testing.T) {
+	var waits time.Duration
+	for receive := 1; receive < maxReceiveCount; receive++ {
+		d := worker.RedeliveryDelay(worker.DefaultRedeliveryBase, receive)
+		if d > 12*time.Hour {
+			t.Errorf("wait after receive %d = %v, over SQS's 12 h", receive, d)
+		}
+		waits += d
+	}
+	text := string(Template())
+	want := fmt.Sprintf("= %d s.", int(waits.Seconds()))
+	if !strings.Contains(text, "Redelivery arithmetic (JobQueue maxReceiveCount = "+strconv.Itoa(maxReceiveCount)+")") ||
+		!strings.Contains(text, "Waits after receives 1-"+strconv.Itoa(maxReceiveCount-1)) || !strings.Contains(text, want) {
+		t.Errorf("template comment does not give the waits after receives 1-%d as %q", maxReceiveCount-1, want)
+	}
 }

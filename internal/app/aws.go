@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -38,15 +39,18 @@ const (
 // explicitly allowed to run open.
 var ErrOpenAPI = errors.New("no header secret configured: set HeaderSecret, or MAILPROBE_ALLOW_OPEN=true to run an open API")
 
-// awsParts are what both functions share: configuration, logger, store, queue.
+// awsParts are what both functions share: configuration, logger, store,
+// queue, and the SQS client under the queue.
 type awsParts struct {
 	cfg    config.Config
 	logger *slog.Logger
 	store  *dynamo.Store
 	queue  *sqsq.Queue
+	sqs    *sqs.Client
 }
 
-func loadAWS(ctx context.Context, environ []string) (awsParts, error) {
+// loadAWS builds the shared parts; the logger writes to stderr.
+func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts, error) {
 	cfg, err := config.Load(os.Getenv("MAILPROBE_CONFIG"), environ)
 	if err != nil {
 		return awsParts{}, err
@@ -54,7 +58,7 @@ func loadAWS(ctx context.Context, environ []string) (awsParts, error) {
 	if !cfg.Storage.AWS() {
 		return awsParts{}, fmt.Errorf("%s and %s must be set", config.EnvTable, config.EnvQueueURL)
 	}
-	logger := NewLogger(os.Stderr, cfg.LogLevel)
+	logger := NewLogger(stderr, cfg.LogLevel)
 	for _, w := range cfg.Warnings {
 		logger.Warn("configuration", "warning", w)
 	}
@@ -74,6 +78,7 @@ func loadAWS(ctx context.Context, environ []string) (awsParts, error) {
 		cfg: cfg, logger: logger,
 		store: dynamo.New(ddb, cfg.Storage.DynamoDBTable),
 		queue: sqsq.New(sq, cfg.Storage.SQSQueueURL),
+		sqs:   sq,
 	}, nil
 }
 
@@ -92,10 +97,17 @@ func endpoint[O dynamodb.Options | sqs.Options](url string) func(*O) {
 	}
 }
 
+// APIHandler is the API Gateway (HTTP API, payload v2) Lambda handler.
+type APIHandler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
 // APIFunction builds the API Gateway (HTTP API, payload v2) handler once per
-// cold start.
-func APIFunction(ctx context.Context, environ []string) (func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), error) {
-	p, err := loadAWS(ctx, environ)
+// cold start. EMF lines go to stdout, logs to stderr.
+func APIFunction(ctx context.Context, environ []string) (APIHandler, error) {
+	return apiFunction(ctx, environ, os.Stdout, os.Stderr)
+}
+
+func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer) (APIHandler, error) {
+	p, err := loadAWS(ctx, environ, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -111,16 +123,18 @@ func APIFunction(ctx context.Context, environ []string) (func(context.Context, e
 	if err != nil {
 		return nil, err
 	}
+	// Inline checks are counted as EMF lines on stdout, as the worker's
+	// are: a registry would be read by nobody in Lambda.
 	h := api.New(APIConfig(p.cfg, open, false), api.Deps{
 		Checker: v, Jobs: p.store, Queue: p.queue, Cache: p.store, Counter: p.store,
-		Metrics: NewMetrics(), Logger: p.logger,
+		Metrics: InlineMetrics(p.cfg, p.logger, nil, stdout), Logger: p.logger,
 	})
 	return api.LambdaHandler(h), nil
 }
 
 // WorkerFunction builds the SQS-triggered worker handler once per cold start.
 func WorkerFunction(ctx context.Context, environ []string) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
-	p, err := loadAWS(ctx, environ)
+	p, err := loadAWS(ctx, environ, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -128,9 +142,13 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 	if err != nil {
 		return nil, err
 	}
+	// Records the worker cannot finish come back after a short,
+	// growing delay rather than the queue's visibility timeout (the same
+	// client changes their visibility; the template grants
+	// sqs:ChangeMessageVisibility on the queue).
 	w := worker.New(WorkerConfig(p.cfg), worker.Deps{
 		Verifier: v, Store: p.store, Queue: p.queue, Webhook: NewWebhook(p.cfg),
-		Metrics: NewMetrics(), EMF: os.Stdout, Logger: p.logger,
+		Metrics: NewMetrics(), EMF: os.Stdout, Logger: p.logger, Visibility: p.sqs,
 	})
 	return w.HandleSQS, nil
 }

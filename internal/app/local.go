@@ -20,8 +20,36 @@ import (
 	"github.com/mailprobe/mailprobe/internal/worker"
 )
 
+// ErrSecretRef is returned by NewLocal when header_secret is an ssm: or
+// secretsmanager: reference. Only the Lambda functions resolve those (with
+// their role's credentials); taking the reference text as the secret would
+// protect a local server with a guessable string.
+var ErrSecretRef = errors.New("header_secret is an ssm: or secretsmanager: reference, which only the AWS Lambda functions resolve; give mailprobe serve the secret itself (RCH__HEADER_SECRET or header_secret)")
+
+// Timeouts of the local HTTP server. A slow or idle client must not hold a
+// connection forever; the Lambda API has API Gateway in front for this.
+const (
+	// serveReadTimeout bounds reading one request, body included (bulk
+	// bodies are at most 8 MiB).
+	serveReadTimeout = 30 * time.Second
+	// serveWriteMargin is added to the inline budget (25 s by default) to
+	// bound writing a response, which starts with the request: a check
+	// that does not conclude inline is then queued and answered 202.
+	serveWriteMargin = 35 * time.Second
+	// serveIdleTimeout bounds a keep-alive connection between requests.
+	serveIdleTimeout = 120 * time.Second
+)
+
+// localMaxReceiveCount is the embedded queue's receive limit, as the SAM
+// template's maxReceiveCount: locally a message is received again only
+// after a restart or a failure (the worker waits for politeness slots
+// without a deadline), so restarts in the middle of a job must not
+// dead-letter it.
+const localMaxReceiveCount = 10
+
 // Local is `mailprobe serve`: the API, the embedded store and queue under
-// one data directory, and the queue worker, in one process.
+// one data directory, and the queue worker, in one process. It always runs
+// its worker; Reacher's [worker] enable has no effect here.
 type Local struct {
 	cfg    config.Config
 	logger *slog.Logger
@@ -33,6 +61,9 @@ type Local struct {
 
 // NewLocal opens the data directory and builds every part.
 func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
+	if config.IsSecretRef(cfg.HeaderSecret.Reveal()) {
+		return nil, ErrSecretRef
+	}
 	dir := cfg.Storage.DataDir
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -41,7 +72,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := local.Open(filepath.Join(dir, "queue.db"), local.Options{MaxReceiveCount: 5})
+	q, err := local.Open(filepath.Join(dir, "queue.db"), local.Options{MaxReceiveCount: localMaxReceiveCount})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -59,7 +90,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 	m := NewMetrics()
 	l := &Local{cfg: cfg, logger: logger, store: st, queue: q}
 	l.api = api.New(APIConfig(cfg, open, true), api.Deps{
-		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: m, MetricsHandler: m, Logger: logger,
+		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: InlineMetrics(cfg, logger, m, nil), MetricsHandler: m, Logger: logger,
 	})
 	l.worker = worker.New(WorkerConfig(cfg), worker.Deps{
 		Verifier: v, Store: st, Queue: q, Webhook: NewWebhook(cfg), Metrics: m, Logger: logger,
@@ -74,7 +105,7 @@ func (l *Local) Handler() http.Handler { return l.api }
 // accepting requests, lets running ones finish, lets the worker store what
 // it is probing and hand the rest back to the queue, and closes the files.
 func (l *Local) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: l.api, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	srv := newHTTPServer(l.api, l.cfg.InlineBudget)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -91,4 +122,18 @@ func (l *Local) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	err := g.Wait()
 	return errors.Join(err, l.queue.Close(), l.store.Close())
+}
+
+// newHTTPServer returns the local server with timeouts that let no client
+// hold a connection forever, and a write timeout that outlasts an inline
+// check of inlineBudget.
+func newHTTPServer(h http.Handler, inlineBudget time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       serveReadTimeout,
+		WriteTimeout:      inlineBudget + serveWriteMargin,
+		IdleTimeout:       serveIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

@@ -1,14 +1,17 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +54,13 @@ func newLocalEnv(t *testing.T) localEnv {
 // start runs `mailprobe serve`'s server until the returned stop is called.
 func start(t *testing.T, cfg config.Config) (base string, stop func()) {
 	t.Helper()
-	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler))
+	return startLogged(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+// startLogged is start with the server logging to logger.
+func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) (base string, stop func()) {
+	t.Helper()
+	l, err := app.NewLocal(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,4 +157,64 @@ func waitCompleted(t *testing.T, base, id string) jobStatus {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestServeObservesInlineChecks: locally, an inline check is counted in
+// the Prometheus registry served on /metrics and logged with the guide's
+// line (the address hashed, as log_emails is off).
+func TestServeObservesInlineChecks(t *testing.T) {
+	e := newLocalEnv(t)
+	var logs syncBuffer
+	base, stop := startLogged(t, e.cfg, app.NewLogger(&logs, "info"))
+	defer stop()
+	code, body := call(t, "POST", base+"/v0/check_email", `{"to_email":"ann@local.test"}`)
+	if code != 200 || !strings.Contains(string(body), `"is_reachable":"safe"`) {
+		t.Fatalf("check: %d %s", code, body)
+	}
+	code, body = call(t, "GET", base+"/metrics", "")
+	if code != 200 || !strings.Contains(string(body), `reacher_verifications_by_result{result="safe"} 1`) {
+		t.Errorf("metrics: %d\n%s", code, body)
+	}
+	line := ""
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"message":"Verification completed"`) {
+			line = l
+		}
+	}
+	if !strings.Contains(line, `"result":"safe"`) || !strings.Contains(line, `"email_hash":"`) || strings.Contains(line, "ann@") {
+		t.Errorf("completion line %q, want result safe and a hashed address; logs:\n%s", line, logs.String())
+	}
+}
+
+func TestNewLocalRefusesSecretReferences(t *testing.T) {
+	for _, ref := range []string{"ssm:/mailprobe/header-secret", "secretsmanager:mailprobe/header", "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x"} {
+		t.Run(ref, func(t *testing.T) {
+			cfg, err := config.Load("", []string{"RCH__HEADER_SECRET=" + ref})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Storage.DataDir = t.TempDir()
+			if _, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, app.ErrSecretRef) {
+				t.Errorf("NewLocal = %v, want ErrSecretRef", err)
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -50,6 +50,7 @@ func WorkerConfig(cfg config.Config) worker.Config {
 		ProbeBudget: cfg.SMTPTimeout + worker.DefaultProbeMargin,
 		BackendName: cfg.BackendName,
 		LogEmails:   cfg.LogEmails,
+		QueueURL:    cfg.Storage.SQSQueueURL,
 	}
 }
 
@@ -65,3 +66,19 @@ func NewWebhook(cfg config.Config) *webhook.Client {
 
 // NewMetrics returns the process's metrics registry.
 func NewMetrics() *metrics.Registry { return metrics.New() }
+
+// InlineMetrics observes the checks the API answers inline (the worker
+// observes the rest): into reg when it is non-nil (local serve, read on
+// /metrics), as EMF lines on emf when it is non-nil (Lambda's stdout, which
+// CloudWatch turns into metrics), and always with the guide's
+// "Verification completed" log line.
+func InlineMetrics(cfg config.Config, logger *slog.Logger, reg *metrics.Registry, emf io.Writer) metrics.Observers {
+	var obs metrics.Observers
+	if reg != nil {
+		obs = append(obs, reg)
+	}
+	if emf != nil {
+		obs = append(obs, metrics.NewEMFObserver(emf, logger))
+	}
+	return append(obs, metrics.CompletionLog{Logger: logger, LogEmails: cfg.LogEmails, BackendName: cfg.BackendName})
+}

@@ -61,14 +61,14 @@ func NewVerifier(cfg config.Config, logger *slog.Logger, limiter engine.Limiter)
 		if err != nil {
 			return nil, fmt.Errorf("overrides.%s.type: %w", prov, err)
 		}
-		eo := engine.Override{Method: m, SMTPSettings: engine.SMTPSettings{
+		eo := engine.Override{Method: m, ProxyID: o.Proxy,
 			FromEmail: o.FromEmail, HelloName: o.HelloName, Port: o.SMTPPort, Timeout: o.SMTPTimeout,
-		}}
-		if o.Retries != nil {
-			eo.Retries = *o.Retries
 		}
-		if o.Proxy != "" {
-			eo.ProxyID = o.Proxy
+		if o.Retries != nil {
+			// A copy: the engine must not share memory with the config.
+			// nil inherits; 0 means no retry at all.
+			r := *o.Retries
+			eo.Retries = &r
 		}
 		ec.Overrides[engine.Provider(prov)] = eo
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -46,6 +47,9 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	srv, err := app.NewLocal(cfg, logger)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
+		if errors.Is(err, app.ErrSecretRef) {
+			return 2 // a configuration error, as with any invalid setting
+		}
 		return 1
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -38,11 +38,17 @@ func Load(path string, environ []string) (Config, error) {
 		}
 		errs = append(errs, err)
 		c.Warnings = append(c.Warnings, warnings...)
+		if file.Worker.Enable != nil {
+			c.Warnings = append(c.Warnings, workerEnableWarning(path))
+		}
 		errs = append(errs, file.apply(&c)...)
 	}
 	env, warnings, err := decodeEnv(environ)
 	errs = append(errs, err)
 	c.Warnings = append(c.Warnings, warnings...)
+	if env.Worker.Enable != nil {
+		c.Warnings = append(c.Warnings, workerEnableWarning(envPrefix+"WORKER__ENABLE"))
+	}
 	errs = append(errs, env.apply(&c)...)
 	errs = append(errs, applyMailprobeEnv(&c, environ))
 	// Validate even after parse errors, so that one run lists every
@@ -89,4 +95,13 @@ func applyMailprobeEnv(c *Config, environ []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// workerEnableWarning is the warning for Reacher's [worker] enable, read
+// from source. It is accepted so that a Reacher configuration loads, but
+// mailprobe has no worker to switch off: `mailprobe serve` always runs its
+// embedded one, and on Lambda the queue triggers the worker function.
+func workerEnableWarning(source string) string {
+	return source + ": worker.enable has no effect (accepted for Reacher compatibility): " +
+		"mailprobe serve always runs its queue worker, and on Lambda the queue triggers it"
 }

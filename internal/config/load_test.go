@@ -123,6 +123,9 @@ func TestLoadFile(t *testing.T) {
 		want := []string{"sentry_dsn", "storage.postgres", "webdriver", "webdriver_addr", "worker.rabbitmq.url"}
 		var got []string
 		for _, w := range c.Warnings {
+			if w == workerEnableWarning("testdata/backend_config.toml") {
+				continue // TestWorkerEnableWarning
+			}
 			got = append(got, w[strings.LastIndex(w, " ")+1:])
 		}
 		slices.Sort(got)
@@ -140,8 +143,18 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Reacher's [worker] enable, if the example sets it, warns that it
+	// has no effect; any other warning is a mistake in the example.
+	otherWarnings := func(path string, c Config) []string {
+		w := slices.DeleteFunc(c.Warnings, func(w string) bool { return w == workerEnableWarning(path) })
+		if len(w) == 0 {
+			return nil // as in Default()
+		}
+		return w
+	}
 	t.Run("as shipped: the defaults", func(t *testing.T) {
 		c := mustLoad(t, path, nil)
+		c.Warnings = otherWarnings(path, c)
 		if len(c.Warnings) != 0 {
 			t.Errorf("warnings: %q", c.Warnings)
 		}
@@ -151,8 +164,9 @@ func TestExampleFile(t *testing.T) {
 	})
 	t.Run("every commented setting is valid", func(t *testing.T) {
 		all := commentedSetting.ReplaceAllString(string(data), "$1")
-		c := mustLoad(t, writeTOML(t, all), nil)
-		if len(c.Warnings) != 0 {
+		tmp := writeTOML(t, all)
+		c := mustLoad(t, tmp, nil)
+		if c.Warnings = otherWarnings(tmp, c); len(c.Warnings) != 0 {
 			t.Errorf("warnings: %q", c.Warnings)
 		}
 		if c.Proxy == nil || len(c.Proxies) != 2 || len(c.Overrides) != len(Providers()) ||
@@ -160,6 +174,47 @@ func TestExampleFile(t *testing.T) {
 			t.Errorf("uncommented example lacks a section: %+v", c)
 		}
 	})
+}
+
+// TestWorkerEnableWarning: Reacher's [worker] enable is accepted and
+// parsed, with a warning that it has no effect, whatever its value and
+// wherever it is set.
+func TestWorkerEnableWarning(t *testing.T) {
+	tests := []struct {
+		name   string
+		file   string
+		env    []string
+		want   []string // sources warned about
+		enable bool
+	}{
+		{"unset", "", nil, nil, false},
+		{"file true", "[worker]\nenable = true\n", nil, []string{"file"}, true},
+		{"file false", "[worker]\nenable = false\n", nil, []string{"file"}, false},
+		{"env", "", []string{"RCH__WORKER__ENABLE=false"}, []string{"RCH__WORKER__ENABLE"}, false},
+		{"both", "[worker]\nenable = false\n", []string{"RCH__WORKER__ENABLE=true"}, []string{"file", "RCH__WORKER__ENABLE"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeTOML(t, tt.file)
+			c := mustLoad(t, path, tt.env)
+			var want []string
+			for _, src := range tt.want {
+				if src == "file" {
+					src = path
+				}
+				want = append(want, workerEnableWarning(src))
+			}
+			if !slices.Equal(c.Warnings, want) {
+				t.Errorf("warnings %q, want %q", c.Warnings, want)
+			}
+			if c.Worker.Enable != tt.enable {
+				t.Errorf("Worker.Enable = %v, want %v (still parsed)", c.Worker.Enable, tt.enable)
+			}
+		})
+	}
+	if w := workerEnableWarning("RCH__WORKER__ENABLE"); !strings.Contains(w, "no effect") || !strings.Contains(w, "Reacher compatibility") {
+		t.Errorf("warning %q does not say it is accepted for compatibility and has no effect", w)
+	}
 }
 
 func TestLoadMissingFile(t *testing.T) {

@@ -1,7 +1,9 @@
 // Package metrics counts verifications with the metric names of Reacher's
 // guide and exposes them two ways: the Prometheus text format on /metrics
 // (local serve) and CloudWatch Embedded Metric Format lines (Lambda), which
-// CloudWatch turns into metrics from the log stream with no API call.
+// CloudWatch turns into metrics from the log stream with no API call. Each
+// way is an Observer; CompletionLog adds the guide's "Verification
+// completed" log line, and Observers combines them.
 package metrics
 
 import (

@@ -237,7 +237,10 @@ func TestHandleSQSEventFiles(t *testing.T) {
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				t.Fatal(err)
 			}
-			w := e.worker(worker.Config{}, e.verifier(nil), nil, webhook.New(webhook.Options{}))
+			var vis visibilityRecorder
+			w := worker.New(worker.Config{BackendName: "test-backend", QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/mailprobe-jobs"},
+				worker.Deps{Verifier: e.verifier(nil), Store: e.store, Queue: e.queue, Webhook: webhook.New(webhook.Options{}),
+					Metrics: e.metrics, EMF: e.emf, Logger: testLogger(e.logs), Visibility: &vis})
 			resp, err := w.HandleSQS(context.Background(), ev)
 			if err != nil {
 				t.Fatalf("HandleSQS: %v", err)
@@ -254,6 +257,12 @@ func TestHandleSQSEventFiles(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(idx) {
 					t.Errorf("job %s stored indices %v, want %v", job, got, idx)
 				}
+			}
+			// The poison record is made visible at once, to reach the
+			// dead-letter queue without waiting; the others are deleted.
+			if calls := vis.recorded(); len(calls) != len(tt.wantFailed) ||
+				len(calls) == 1 && (calls[0].timeout != 0 || calls[0].receipt != "AQEB-mailprobe-example-receipt-handle-2") {
+				t.Errorf("visibility changes %+v, want one to 0 s for each failed record", calls)
 			}
 			if tt.wantFailed != nil {
 				logs := e.logs.String()

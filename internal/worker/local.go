@@ -29,7 +29,7 @@ const (
 // RunLocal polls q and processes its messages until ctx ends, with the
 // semantics of HandleSQS: a finished message is deleted, an unfinished or
 // poison one is handed back with Retry (the queue dead-letters it after
-// its maximum receive count).
+// its maximum receive count; a poison one comes back at once).
 //
 // When ctx ends, RunLocal stops receiving and starts no new probe, lets
 // the probes already running finish and store their results, hands the
@@ -99,25 +99,32 @@ func (w *Worker) handleDelivery(ctx context.Context, q LocalQueue, d queue.Deliv
 	}
 	if err != nil {
 		w.poison(ctx, log, err)
-		w.settleDelivery(work, q, d, false)
+		w.settleDelivery(work, q, d, fateReject)
 		return
 	}
 	rep, err := w.process(work, ctx, msg)
 	w.settleDelivery(work, q, d, w.finished(ctx, log, msg, rep, err))
 }
 
-func (w *Worker) settleDelivery(ctx context.Context, q LocalQueue, d queue.Delivery, ok bool) {
+// settleDelivery deletes a done message and hands the others back: an
+// unfinished one after RetryDelay, a rejected one at once, so that it
+// reaches the dead-letter queue after the maximum receive count without
+// waiting.
+func (w *Worker) settleDelivery(ctx context.Context, q LocalQueue, d queue.Delivery, f fate) {
 	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
 	var err error
-	if ok {
+	switch f {
+	case fateDone:
 		err = q.Delete(ctx, d)
-	} else {
+	case fateReject:
+		err = q.Retry(ctx, d, 0)
+	default:
 		err = q.Retry(ctx, d, w.cfg.RetryDelay)
 	}
 	if err != nil {
 		// The visibility timeout will bring the message back anyway.
-		w.deps.Logger.ErrorContext(ctx, "Local queue update failed", "delete", ok, "err", err)
+		w.deps.Logger.ErrorContext(ctx, "Local queue update failed", "delete", f == fateDone, "err", err)
 	}
 }
 

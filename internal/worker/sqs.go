@@ -11,45 +11,73 @@ import (
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
 
+// fate is what becomes of a received message.
+type fate int
+
+const (
+	// fateDone: every item is settled; the message may be deleted.
+	fateDone fate = iota
+	// fateAgain: items are unfinished (no slot, no time, a store
+	// failure); the message is delivered again soon.
+	fateAgain
+	// fateReject: the message can never succeed (poison body, unusable
+	// request options); it is delivered again at once so that it reaches
+	// the dead-letter queue after maxReceiveCount without waiting.
+	fateReject
+)
+
 // HandleSQS is the handler of the SQS-triggered Lambda, configured with
 // ReportBatchItemFailures. Records are processed concurrently; a record
 // that is poison, unusable or unfinished is listed as a batch item failure
 // so SQS delivers it again (and moves it to the dead-letter queue after
 // maxReceiveCount), while the other records of the batch are deleted.
 //
+// With Deps.Visibility set, a failed record does not wait the queue's whole
+// visibility timeout: an unfinished one comes back after RedeliveryDelay,
+// a rejected one at once (see holdRecord).
+//
 // The error is always nil: an error would make SQS retry the whole batch,
 // good records included.
 func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	ok := make([]bool, len(ev.Records))
+	fates := make([]fate, len(ev.Records))
 	var g errgroup.Group
 	g.SetLimit(w.cfg.Concurrency)
 	for i, rec := range ev.Records {
 		g.Go(func() error {
-			ok[i] = w.handleRecord(ctx, rec)
+			fates[i] = w.handleRecord(ctx, rec)
 			return nil
 		})
 	}
 	_ = g.Wait() // the goroutines never fail
 	var resp events.SQSEventResponse
 	for i, rec := range ev.Records {
-		if !ok[i] {
+		if fates[i] != fateDone {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		}
 	}
 	return resp, nil
 }
 
-// handleRecord reports whether the record is finished and may be deleted.
-func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) bool {
-	if ctx.Err() != nil {
-		return false
-	}
+// handleRecord processes one record and, unless it is done, sets when it
+// is delivered again.
+func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) fate {
 	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	log := w.deps.Logger.With("message_id", rec.MessageId, "receive_count", receives)
+	f := w.processRecord(ctx, log, rec)
+	if f != fateDone {
+		w.holdRecord(ctx, log, rec, receives, f)
+	}
+	return f
+}
+
+func (w *Worker) processRecord(ctx context.Context, log *slog.Logger, rec events.SQSMessage) fate {
+	if ctx.Err() != nil {
+		return fateAgain
+	}
 	msg, err := queue.Decode([]byte(rec.Body))
 	if err != nil {
 		w.poison(ctx, log, err)
-		return false
+		return fateReject
 	}
 	rep, err := w.Process(ctx, msg)
 	return w.finished(ctx, log, msg, rep, err)
@@ -62,20 +90,20 @@ func (w *Worker) poison(ctx context.Context, log *slog.Logger, err error) {
 	w.incErrors()
 }
 
-// finished logs the end of a message and reports whether it may be
-// deleted.
-func (w *Worker) finished(ctx context.Context, log *slog.Logger, msg queue.Message, rep Report, err error) bool {
+// finished logs the end of a message and says what becomes of it.
+func (w *Worker) finished(ctx context.Context, log *slog.Logger, msg queue.Message, rep Report, err error) fate {
 	log = log.With("job_id", msg.JobID)
 	switch {
 	case err != nil:
+		// Only ErrBadRequest: the message can never succeed.
 		log.ErrorContext(ctx, "Message rejected; it will reach the dead-letter queue after maxReceiveCount", "reason", err)
 		w.incErrors()
-		return false
+		return fateReject
 	case rep.Unfinished > 0:
 		log.WarnContext(ctx, "Message unfinished; it will be delivered again",
 			"done", rep.Done, "rescheduled", rep.Rescheduled, "unfinished", rep.Unfinished)
-		return false
+		return fateAgain
 	}
 	log.DebugContext(ctx, "Message processed", "done", rep.Done, "skipped", rep.Skipped, "rescheduled", rep.Rescheduled)
-	return true
+	return fateDone
 }

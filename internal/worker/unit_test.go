@@ -223,3 +223,48 @@ func TestSettle(t *testing.T) {
 		})
 	}
 }
+
+func TestRedeliveryDelay(t *testing.T) {
+	tests := []struct {
+		receives int
+		want     time.Duration
+	}{
+		{0, 30 * time.Second}, // attribute missing
+		{1, 30 * time.Second},
+		{2, time.Minute},
+		{5, 480 * time.Second},
+		{6, 900 * time.Second},
+		{10, 900 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.receives), func(t *testing.T) {
+			if got := RedeliveryDelay(DefaultRedeliveryBase, tt.receives); got != tt.want {
+				t.Errorf("RedeliveryDelay(30s, %d) = %v, want %v", tt.receives, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestQueueURL(t *testing.T) {
+	const url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailprobe-JobQueue-ABC"
+	tests := []struct {
+		name, configured, arn string
+		want                  string
+		ok                    bool
+	}{
+		{"same queue", url, "arn:aws:sqs:eu-west-1:123456789012:mailprobe-JobQueue-ABC", url, true},
+		{"no ARN in the record", url, "", url, true},
+		{"another queue", url, "arn:aws:sqs:eu-west-1:123456789012:mailprobe-DeadLetterQueue-XYZ", "", false},
+		{"a queue whose name ends the same", url, "arn:aws:sqs:eu-west-1:123456789012:JobQueue-ABC", "", false},
+		{"nothing configured", "", "arn:aws:sqs:eu-west-1:123456789012:mailprobe-JobQueue-ABC", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := New(Config{QueueURL: tt.configured}, Deps{})
+			got, ok := w.queueURL(tt.arn)
+			if ok != tt.ok || ok && got != tt.want {
+				t.Errorf("queueURL(%q) = %q, %v; want %q, %v", tt.arn, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -91,6 +91,13 @@ type Config struct {
 	// RetryDelay is how long the local runner waits before a message with
 	// unfinished items is delivered again.
 	RetryDelay time.Duration
+	// QueueURL is the URL of the SQS queue whose records HandleSQS
+	// receives, for ChangeMessageVisibility (see Deps.Visibility).
+	QueueURL string
+	// RedeliveryBase is the first delay before SQS delivers an
+	// unfinished message again; it doubles with each receive (see
+	// RedeliveryDelay).
+	RedeliveryBase time.Duration
 	// PerAddress verifies each address in a session of its own (the
 	// Reacher way) even when the Verifier can share sessions.
 	PerAddress bool
@@ -112,6 +119,9 @@ type Deps struct {
 	Metrics  *metrics.Registry
 	EMF      io.Writer // one EMF line per final result (Lambda stdout)
 	Logger   *slog.Logger
+	// Visibility shortens the wait of the SQS records HandleSQS fails;
+	// nil leaves them to the queue's visibility timeout.
+	Visibility VisibilityChanger
 }
 
 // Report says what became of a message's items. Done + Rescheduled +
@@ -154,6 +164,9 @@ func New(cfg Config, deps Deps) *Worker {
 	}
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.RedeliveryBase <= 0 {
+		cfg.RedeliveryBase = DefaultRedeliveryBase
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

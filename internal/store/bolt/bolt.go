@@ -68,6 +68,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("bolt store: init %s: %w", path, err)
 	}
+	// PutResult batches concurrent writes; a short delay keeps a lone
+	// writer fast while still folding a worker's parallel writes together.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	s := &Store{db: db, now: time.Now}
 	for _, o := range opts {
 		o(s)

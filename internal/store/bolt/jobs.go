@@ -88,8 +88,15 @@ func (s *Store) PutResult(ctx context.Context, rec store.Record) (store.Record, 
 		rec.CreatedAt = now
 	}
 	rec.CreatedAt = store.Clean(rec.CreatedAt)
-	stored, created := rec, false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	var (
+		stored  store.Record
+		created bool
+	)
+	// Batch folds concurrent PutResults (the worker stores a message's
+	// results in parallel) into one transaction and one fsync. It may run
+	// the function more than once, so the function starts from scratch.
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		stored, created = rec, false
 		results, err := tx.Bucket(bucketResults).CreateBucketIfNotExists([]byte(rec.JobID))
 		if err != nil {
 			return err

@@ -1,0 +1,65 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/internal/app"
+	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
+	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
+)
+
+// TestNewVerifierOverrideRetries checks that [overrides.gmail] retries
+// reaches the engine, 0 included: a server that hangs up after its banner
+// is then asked once, not 1 + the top-level retries.
+func TestNewVerifierOverrideRetries(t *testing.T) {
+	dns := dnstest.Start(t, nil)
+	proxy := sockstest.Start(t, sockstest.Options{})
+	srv := smtptest.Start(t, smtptest.Options{DropAfterBanner: true})
+	dns.AddMX("workspace.test.", 1, "aspmx.l.google.com.") // provider gmail
+	dns.AddA("aspmx.l.google.com.", srv.Host())
+	tests := []struct {
+		name     string
+		env      []string
+		sessions int
+	}{
+		{"top-level retries", []string{"RCH__RETRIES=2"}, 3},
+		{"override 0", []string{"RCH__RETRIES=2", "RCH__OVERRIDES__GMAIL__RETRIES=0"}, 1},
+		{"override 1", []string{"RCH__RETRIES=2", "RCH__OVERRIDES__GMAIL__RETRIES=1"}, 2},
+		{"other provider's override", []string{"RCH__RETRIES=2", "RCH__OVERRIDES__YAHOO__RETRIES=0"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"MAILPROBE_PROXIES=" + proxy.URL(), fmt.Sprintf("RCH__SMTP_PORT=%d", srv.Port())}, tt.env...)
+			cfg, err := config.Load("", env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.DNS = []string{dns.Addr}
+			cfg.AllowPrivateMX = true
+			v, err := app.NewVerifier(cfg, slog.New(slog.DiscardHandler), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			before := srv.Sessions()
+			r, err := v.Verify(ctx, engine.Request{ToEmail: "x@workspace.test"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := srv.Sessions() - before; got != tt.sessions {
+				t.Errorf("%d sessions, want %d (%+v)", got, tt.sessions, r.SMTP.Err)
+			}
+			if got := r.Debug.SMTP.VerifMethod.VerifMethod.Retries; got != tt.sessions-1 {
+				t.Errorf("debug retries = %d, want %d", got, tt.sessions-1)
+			}
+		})
+	}
+}
