@@ -3,15 +3,9 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,11 +13,15 @@ import (
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/internal/politeness"
+	"github.com/mailprobe/mailprobe/internal/testenv/serverproc"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 )
 
 // serverProcessEnv makes TestBenchServerProcess serve instead of skipping.
 const serverProcessEnv = "MAILPROBE_BENCH_SERVER_PROCESS"
+
+// serverDelayEnv sets the SMTP server's delay before each reply.
+const serverDelayEnv = "MAILPROBE_BENCH_SERVER_DELAY"
 
 // serverWorld is what the server process tells the benchmark: where its
 // DNS server and SOCKS5 proxy listen, and the port of the MX of the one
@@ -41,81 +39,35 @@ type serverWorld struct {
 // answers each line read from stdin with the CPU time it has used so far
 // (nanoseconds), and returns when stdin closes.
 func TestBenchServerProcess(t *testing.T) {
-	if os.Getenv(serverProcessEnv) != "1" {
+	if !serverproc.Child(serverProcessEnv) {
 		t.Skip("the server half of BenchmarkEngineCPU")
 	}
 	e := newEnv(t)
-	srv := e.mailServer(t, "cpu.bench.test", smtptest.Options{Pipelining: true, Mailbox: mailbox})
-	w := serverWorld{DNS: e.dns.Addr, Proxy: e.proxy.URL(), Port: srv.Port()}
-	if err := json.NewEncoder(os.Stdout).Encode(w); err != nil {
-		t.Fatal(err)
-	}
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		fmt.Println(int64(cpuTime()))
-	}
+	// BenchmarkConcurrent1000 asks for a delay before each reply, so that
+	// its verifications are all in flight at once.
+	delay, _ := time.ParseDuration(os.Getenv(serverDelayEnv))
+	srv := e.mailServer(t, "cpu.bench.test", smtptest.Options{Pipelining: true, Mailbox: mailbox, Delay: delay})
+	serverproc.Serve(t, serverWorld{DNS: e.dns.Addr, Proxy: e.proxy.URL(), Port: srv.Port()})
 }
 
 // serverProcess is the running other half of BenchmarkEngineCPU.
 type serverProcess struct {
 	world serverWorld
-	in    io.WriteCloser
-	out   *bufio.Reader
+	*serverproc.Proc
 }
 
 // startServerProcess runs TestBenchServerProcess in a child process and
 // stops it when the benchmark ends.
 func startServerProcess(b *testing.B) *serverProcess {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServerProcess$", "-test.bench=^$")
-	cmd.Env = append(os.Environ(), serverProcessEnv+"=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-	})
-	p := &serverProcess{in: in, out: bufio.NewReader(out)}
-	line, err := p.out.ReadBytes('\n')
-	if err != nil {
-		b.Fatalf("server process: %v", err)
-	}
-	if err := json.Unmarshal(line, &p.world); err != nil {
-		b.Fatalf("server process said %q: %v", line, err)
-	}
+	p := &serverProcess{}
+	p.Proc = serverproc.Start(b, "TestBenchServerProcess", serverProcessEnv, &p.world)
 	return p
-}
-
-// cpu asks the server process for the CPU time it has used so far.
-func (p *serverProcess) cpu(b *testing.B) time.Duration {
-	b.Helper()
-	if _, err := io.WriteString(p.in, "cpu\n"); err != nil {
-		b.Fatal(err)
-	}
-	line, err := p.out.ReadString('\n')
-	if err != nil {
-		b.Fatalf("server process: %v", err)
-	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
-	if err != nil {
-		b.Fatalf("server process said %q: %v", line, err)
-	}
-	return time.Duration(ns)
 }
 
 // verifier builds a verifier for the server process's world, configured
 // as BenchmarkVerify's.
-func (p *serverProcess) verifier(b *testing.B) *engine.Verifier {
+func (p *serverProcess) verifier(b *testing.B, mutate ...func(*engine.Config)) *engine.Verifier {
 	b.Helper()
 	res, err := mx.New(mx.Config{Servers: []string{p.world.DNS}, Timeout: 2 * time.Second})
 	if err != nil {
@@ -125,7 +77,7 @@ func (p *serverProcess) verifier(b *testing.B) *engine.Verifier {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v, err := engine.New(engine.Config{
+	cfg := engine.Config{
 		BackendName:    "bench",
 		Resolver:       res,
 		Proxies:        []dialer.Proxy{proxy},
@@ -133,7 +85,11 @@ func (p *serverProcess) verifier(b *testing.B) *engine.Verifier {
 		Defaults: engine.SMTPSettings{Timeout: 30 * time.Second, FromEmail: "probe@mailprobe.test",
 			HelloName: "mailprobe.test"},
 		Limiter: politeness.NewLocal(politeness.LocalConfig{SessionsPerHost: 2, RcptsPerMinute: politeness.Unlimited}),
-	})
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	v, err := engine.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -190,13 +146,13 @@ func BenchmarkEngineCPU(b *testing.B) {
 			if err := m.run(0); err != nil { // warm the DNS cache
 				b.Fatal(err)
 			}
-			srvCPU, cpu := p.cpu(b), cpuTime()
+			srvCPU, cpu := p.CPU(b), serverproc.CPUTime()
 			for i := 0; b.Loop(); i++ {
 				if err := m.run(i); err != nil {
 					b.Fatal(err)
 				}
 			}
-			cpu, srvCPU = cpuTime()-cpu, p.cpu(b)-srvCPU
+			cpu, srvCPU = serverproc.CPUTime()-cpu, p.CPU(b)-srvCPU
 			n := float64(b.N * m.addrs)
 			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/n, "cpu-µs/addr")
 			b.ReportMetric(float64(srvCPU.Nanoseconds())/1e3/n, "server-cpu-µs/addr")

@@ -3,7 +3,6 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,10 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -25,6 +22,7 @@ import (
 	"github.com/mailprobe/mailprobe/internal/app"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/serverproc"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
@@ -65,7 +63,7 @@ func jobMailbox(rcpt string) string {
 // answers each line read from stdin with the CPU time it has used so far
 // (nanoseconds), and returns when stdin closes.
 func TestJobServerProcess(t *testing.T) {
-	if os.Getenv(jobServersEnv) != "1" {
+	if !serverproc.Child(jobServersEnv) {
 		t.Skip("the server half of BenchmarkEmbeddedJob100k")
 	}
 	dns := dnstest.Start(t, nil)
@@ -75,71 +73,22 @@ func TestJobServerProcess(t *testing.T) {
 		dns.AddMX(fmt.Sprintf("d%d.job.test.", d), 10, fmt.Sprintf("mx.d%d.job.test.", d))
 		dns.AddA(fmt.Sprintf("mx.d%d.job.test.", d), srv.Host())
 	}
-	w := jobWorld{DNS: dns.Addr, Proxy: proxy.URL(), SMTPPort: srv.Port()}
-	if err := json.NewEncoder(os.Stdout).Encode(w); err != nil {
-		t.Fatal(err)
-	}
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		fmt.Println(int64(processCPU()))
-	}
+	serverproc.Serve(t, jobWorld{DNS: dns.Addr, Proxy: proxy.URL(), SMTPPort: srv.Port()})
 }
 
 // jobServers is the running other half of BenchmarkEmbeddedJob100k.
 type jobServers struct {
 	world jobWorld
-	in    io.WriteCloser
-	out   *bufio.Reader
+	*serverproc.Proc
 }
 
 // startJobServers runs TestJobServerProcess in a child process and stops
 // it when the benchmark ends.
 func startJobServers(b *testing.B) *jobServers {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestJobServerProcess$", "-test.bench=^$")
-	cmd.Env = append(os.Environ(), jobServersEnv+"=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		in.Close()
-		_ = cmd.Wait()
-	})
-	s := &jobServers{in: in, out: bufio.NewReader(out)}
-	line, err := s.out.ReadBytes('\n')
-	if err != nil {
-		b.Fatalf("server process: %v", err)
-	}
-	if err := json.Unmarshal(line, &s.world); err != nil {
-		b.Fatalf("server process said %q: %v", line, err)
-	}
+	s := &jobServers{}
+	s.Proc = serverproc.Start(b, "TestJobServerProcess", jobServersEnv, &s.world)
 	return s
-}
-
-// cpu asks the server process for the CPU time it has used so far.
-func (s *jobServers) cpu(b *testing.B) time.Duration {
-	b.Helper()
-	if _, err := io.WriteString(s.in, "cpu\n"); err != nil {
-		b.Fatal(err)
-	}
-	line, err := s.out.ReadString('\n')
-	if err != nil {
-		b.Fatalf("server process: %v", err)
-	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
-	if err != nil {
-		b.Fatalf("server process said %q: %v", line, err)
-	}
-	return time.Duration(ns)
 }
 
 // config is `mailprobe serve`'s configuration against the server process,
@@ -218,11 +167,11 @@ func BenchmarkEmbeddedJob100k(b *testing.B) {
 	peak, stop := samplePeakHeap()
 	defer stop()
 	for b.Loop() {
-		srvCPU, cpu, start := srv.cpu(b), processCPU(), time.Now()
+		srvCPU, cpu, start := srv.CPU(b), serverproc.CPUTime(), time.Now()
 		id := postJob(b, base, body)
 		st := waitJob(b, base, id)
 		wall := time.Since(start)
-		cpu, srvCPU = processCPU()-cpu, srv.cpu(b)-srvCPU
+		cpu, srvCPU = serverproc.CPUTime()-cpu, srv.CPU(b)-srvCPU
 		n := float64(st.Processed)
 		if want := jobSize(b); st.Processed != want || st.Summary.Safe != want*7/10 {
 			b.Fatalf("job %s: %d processed, %d safe; want %d and %d", id, st.Processed, st.Summary.Safe, want, want*7/10)
@@ -342,11 +291,4 @@ func samplePeakHeap() (peak *atomic.Uint64, stop func()) {
 		}
 	}()
 	return peak, func() { close(quit); <-done }
-}
-
-// processCPU is the user plus system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
