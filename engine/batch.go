@@ -42,17 +42,19 @@ func (e *IncompleteError) Unwrap() error { return e.Err }
 // methods). The error is nil or an *IncompleteError.
 func (v *Verifier) VerifyBatch(ctx context.Context, reqs []Request) ([]Result, error) {
 	b := &batch{v: v, start: v.cfg.Now(), results: make([]Result, len(reqs)), final: make([]bool, len(reqs))}
-	groups := b.group(ctx, reqs)
-	var next atomic.Int64
+	groups, ls := b.group(reqs)
+	// The misc lookups (HTTP) go on while the SMTP work does: neither
+	// waits for the other, and only the results are merged afterwards.
+	var remote []remoteMisc
 	var wg sync.WaitGroup
-	for range min(v.cfg.BatchDomains, len(groups)) {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(groups)); i = next.Add(1) - 1 {
-				b.run(ctx, groups[i])
-			}
-		})
-	}
+	wg.Go(func() { remote = b.lookupAll(ctx, ls.todo) })
+	parallel(min(v.cfg.BatchDomains, len(groups)), len(groups), func(i int) { b.run(ctx, groups[i]) })
 	wg.Wait()
+	for _, u := range ls.uses {
+		res := &b.results[u.index]
+		remote[u.todo].fill(&res.Misc.Value)
+		v.finish(res, b.start) // the lookup may have ended last
+	}
 	var incomplete []int
 	for i, ok := range b.final {
 		if !ok {
@@ -63,6 +65,73 @@ func (v *Verifier) VerifyBatch(ctx context.Context, reqs []Request) ([]Result, e
 		return b.results, &IncompleteError{Indices: incomplete, Err: ctx.Err()}
 	}
 	return b.results, nil
+}
+
+// parallel calls fn(i) for every i in [0, n), from at most workers
+// goroutines at once, and returns when all calls have.
+func parallel(workers, n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				fn(int(i))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// maxMiscLookups bounds the misc lookups of a batch in flight at once:
+// enough to hide their latency, few enough for HIBP's and Gravatar's
+// rate limits.
+const maxMiscLookups = 8
+
+// lookup is one distinct misc lookup of a batch.
+type lookup struct {
+	addr     address.Address
+	gravatar bool
+}
+
+// lookups lists a batch's distinct lookups and the results that use them.
+type lookups struct {
+	todo []lookup
+	uses []lookupUse
+	seen map[lookupKey]int // index in todo
+}
+
+type lookupKey struct {
+	addr     string
+	gravatar bool
+}
+
+// lookupUse says that the result at index takes the answer of todo.
+type lookupUse struct{ index, todo int }
+
+// add records that the result at index needs a lookup for a; an address
+// asked twice in a batch is looked up once.
+func (l *lookups) add(index int, a address.Address, gravatar bool) {
+	k := lookupKey{addr: a.Address, gravatar: gravatar}
+	t, ok := l.seen[k]
+	if !ok {
+		if l.seen == nil {
+			l.seen = make(map[lookupKey]int)
+		}
+		t = len(l.todo)
+		l.seen[k] = t
+		l.todo = append(l.todo, lookup{addr: a, gravatar: gravatar})
+	}
+	l.uses = append(l.uses, lookupUse{index: index, todo: t})
+}
+
+// lookupAll runs the lookups, maxMiscLookups at a time, and returns their
+// answers in the order of todo.
+func (b *batch) lookupAll(ctx context.Context, todo []lookup) []remoteMisc {
+	out := make([]remoteMisc, len(todo))
+	parallel(min(maxMiscLookups, len(todo)), len(todo), func(i int) {
+		out[i] = b.v.lookups(ctx, todo[i].addr, todo[i].gravatar)
+	})
+	return out
 }
 
 // batch is the state of one VerifyBatch call. Each result is written by
@@ -115,17 +184,24 @@ func keyOf(domain string, r Request) groupKey {
 }
 
 // group parses every request, concludes the invalid ones at once and
-// groups the rest, in order of first appearance.
-func (b *batch) group(ctx context.Context, reqs []Request) []*group {
+// groups the rest, in order of first appearance. It also lists the misc
+// lookups the valid addresses need.
+func (b *batch) group(reqs []Request) ([]*group, lookups) {
 	byKey := make(map[groupKey]*group)
-	var groups []*group
+	var (
+		groups []*group
+		ls     lookups
+	)
 	for i, req := range reqs {
-		res, a, ok := b.v.begin(ctx, req)
+		res, a, ok := b.v.begin(req)
 		b.results[i] = res
 		if !ok {
 			b.v.finish(&b.results[i], b.start)
 			b.final[i] = true
 			continue
+		}
+		if b.v.wantsLookups(req) {
+			ls.add(i, a, req.CheckGravatar)
 		}
 		k := keyOf(a.Domain, req)
 		g := byKey[k]
@@ -136,13 +212,13 @@ func (b *batch) group(ctx context.Context, reqs []Request) []*group {
 		}
 		g.members = append(g.members, member{index: i, addr: a})
 	}
-	return groups
+	return groups, ls
 }
 
 // run is Verify's MX and SMTP steps for a whole group.
 func (b *batch) run(ctx context.Context, g *group) {
 	v := b.v
-	records, mxStep := v.lookupMX(ctx, g.domain)
+	records, mxStep, hint := v.lookupMX(ctx, g.domain)
 	smtp := mxStep.Err == nil && mxStep.Value.AcceptsMail
 	var (
 		rt   route
@@ -168,9 +244,14 @@ func (b *batch) run(ctx context.Context, g *group) {
 		res.MX.Value.Records = slices.Clone(mxStep.Value.Records)
 		b.final[m.index] = live
 		switch {
+		case hint != nil:
+			h := *hint
+			res.Retry = &h
 		case j != nil:
-			res.SMTP, res.Retry = j.answers[k].step, j.answers[k].hint
-			b.final[m.index] = j.answers[k].final
+			a := &j.answers[k]
+			res.SMTP, res.Retry = a.step, a.hint
+			a.reportProxy(res, rt)
+			b.final[m.index] = a.final
 		case serr != nil:
 			e := *serr
 			res.SMTP = Failed[SMTP](&e)

@@ -47,7 +47,7 @@ func users(domain string, kv ...string) map[string]string {
 // per domain, and the servers that make batches hard: a transaction
 // limit of one (Outlook-like) and of three, a 421 in mid-session, servers
 // that drop the connection after a few commands, pipelining, SMTPUTF8,
-// a free provider (no catch-all probe) and an MX host that is down.
+// gmail.com (no catch-all probe) and an MX host that is down.
 func corpus() []corpusDomain {
 	return []corpusDomain{
 		{domain: "exists.test", server: smtptest.Options{Users: users("exists.test", "alice", ok250, "bob", "250 OK", "carol", "550 5.1.1 user unknown")},

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
@@ -39,7 +41,8 @@ type answer struct {
 	extra    *DebugExtra
 	step     Step[SMTP]
 	hint     *RetryHint
-	host     string // the MX host that answered
+	host     string     // the MX host that answered
+	proxy    *ProxyInfo // the proxy of the last session that connected
 	accepted bool
 	final    bool // concluded while the caller's ctx was live
 }
@@ -51,12 +54,34 @@ func (v *Verifier) newJob(rt route, hosts []mx.Host, domain string, addrs []stri
 	for i, a := range addrs {
 		j.answers[i] = answer{addr: a, utf8: utf8[i], extra: extras[i]}
 	}
-	if !v.cfg.Misc.IsFree(domain) {
-		// Free B2C providers are never catch-all; one RCPT fewer is one
-		// reason fewer for them to throttle us (Reacher skips them too).
+	if probesCatchAll(domain) {
 		j.ca.addr = v.randomLocal() + "@" + domain
 	}
 	return j
+}
+
+// probesCatchAll reports whether a domain gets the catch-all probe. Only
+// Gmail's consumer domains are spared it: their mailboxes are never
+// catch-all, and one RCPT fewer is one reason fewer to throttle us. Other
+// consumer providers (Outlook.com, Yahoo) accept any RCPT; the probe is
+// what shows it, making their answers risky instead of falsely safe.
+func probesCatchAll(domain string) bool {
+	return domain != "gmail.com" && domain != "googlemail.com"
+}
+
+// reportProxy puts in res's debug details the proxy that served the last
+// session about the address, when the route's rotation chose it per
+// connection; none when no session connected.
+func (a *answer) reportProxy(res *Result, rt route) {
+	d := res.Debug.SMTP.VerifMethod.VerifMethod
+	if !rt.rotating || d == nil {
+		return
+	}
+	d.Proxy = nil
+	if a.proxy != nil {
+		p := *a.proxy
+		d.Proxy = &p
+	}
 }
 
 // run asks about every address, retries those that got a temporary
@@ -136,8 +161,9 @@ type tries struct {
 	n         int // sessions counted: host n%len(hosts), attempt n/len(hosts)
 	lastErr   error
 	lastReply string
-	greeted   bool      // a server greeted us: failures are the head address's own
-	deadline  time.Time // the smtp timeout; our own waits push it back
+	proxy     *ProxyInfo // of the last session that connected
+	greeted   bool       // a server greeted us: failures are the head address's own
+	deadline  time.Time  // the smtp timeout; our own waits push it back
 }
 
 func (j *job) newTries() *tries {
@@ -148,9 +174,17 @@ func (j *job) newTries() *tries {
 // for the limiter or a backoff: the timeout bounds the servers, not us.
 func (t *tries) waited(start time.Time) { t.deadline = t.deadline.Add(time.Since(start)) }
 
-// note records a session that broke before any answer.
+// note records a session that broke before any answer. A host refused
+// for its private address does not hide an earlier, more telling failure
+// of another host: the result is PrivateAddress only when no host could
+// be tried at all.
 func (t *tries) note(r sessionResult) {
-	t.lastErr = r.err
+	if t.lastErr == nil || !errors.Is(r.err, dialer.ErrPrivateAddress) {
+		t.lastErr = r.err
+	}
+	if r.proxy != nil {
+		t.proxy = r.proxy
+	}
 	if rep := sessionReply(r.err); rep != nil {
 		t.lastReply = rep.Error()
 	}
@@ -174,7 +208,7 @@ func (j *job) chunk(ctx context.Context, c []int, q *queue) {
 		n := min(size, len(c))
 		r := j.session(ctx, t, c[:n], backoff(broken, j.rt.settings.Timeout))
 		for i, rr := range r.out.Recipients {
-			j.answer(c[i], rr, r.host)
+			j.answer(c[i], rr, r)
 		}
 		c = c[len(r.out.Recipients):]
 		switch {
@@ -232,7 +266,7 @@ func (j *job) failAll(ctx context.Context, idx []int, err error, t *tries) {
 			a := &j.answers[i]
 			a.step, a.hint = replyFailure(r)
 			a.extra.LastReply = r.Error()
-			a.final = ctx.Err() == nil
+			a.proxy, a.final = t.proxy, ctx.Err() == nil
 			continue
 		}
 		j.fail(ctx, i, nil, t)
@@ -245,18 +279,18 @@ func (j *job) fail(ctx context.Context, i int, ctxErr error, t *tries) {
 	if t.lastReply != "" {
 		a.extra.LastReply = t.lastReply
 	}
-	a.final = ctx.Err() == nil
+	a.proxy, a.final = t.proxy, ctx.Err() == nil
 }
 
-// answer records the server's reply about address i. A reply is a fact
-// even if ctx ends afterwards, so it is final.
-func (j *job) answer(i int, rr smtpprobe.RecipientResult, host string) {
+// answer records the server's reply about address i in session r. A
+// reply is a fact even if ctx ends afterwards, so it is final.
+func (j *job) answer(i int, rr smtpprobe.RecipientResult, r sessionResult) {
 	a := &j.answers[i]
 	a.step, a.hint = recipientOutcome(rr)
 	if rr.Reply != nil {
 		a.extra.LastReply = rr.Reply.Error()
 	}
-	a.host, a.final = host, true
+	a.host, a.proxy, a.final = r.host, r.proxy, true
 	a.accepted = rr.Class == smtpprobe.Deliverable
 }
 

@@ -17,7 +17,10 @@ const (
 )
 
 // Providers lists every provider with rules, for configuration checks.
-var Providers = []Provider{Gmail, HotmailB2B, HotmailB2C, Yahoo, Mimecast, Proofpoint}
+// Each call returns a new slice, so no caller can change another's list.
+func Providers() []Provider {
+	return []Provider{Gmail, HotmailB2B, HotmailB2C, Yahoo, Mimecast, Proofpoint}
+}
 
 // providerSuffixes maps MX host suffixes to providers. Order matters: the
 // Outlook consumer suffix is a suffix of the business one's parent.

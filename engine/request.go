@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mailprobe/mailprobe/engine/address"
 )
 
 // Request is one verification request. Its JSON form is Reacher's
@@ -69,8 +72,9 @@ func ParseMethod(s string) (Method, error) {
 }
 
 // Validate reports the first malformed field of a request, in words an API
-// client can act on. It does not check the address syntax: an invalid
-// address is a verdict, not a bad request.
+// client can act on. Fields are checked in a fixed order, so the field
+// reported is the same every time. It does not check the address syntax:
+// an invalid address is a verdict, not a bad request.
 func (r Request) Validate() error {
 	if strings.TrimSpace(r.ToEmail) == "" {
 		return fmt.Errorf("to_email field is required")
@@ -84,11 +88,13 @@ func (r Request) Validate() error {
 	if r.SMTPTimeout != nil && (r.SMTPTimeout.Std() <= 0 || r.SMTPTimeout.Std() > 10*time.Minute) {
 		return fmt.Errorf("smtp_timeout must be between 1ns and 10 minutes")
 	}
-	if strings.ContainsAny(r.HelloName, "\r\n\x00 ") {
+	if strings.ContainsFunc(r.HelloName, isSpaceOrControl) {
+		// RFC 5321 §4.1.1.1: EHLO takes one domain or address literal;
+		// white space or a line break would smuggle in more.
 		return fmt.Errorf("hello_name must be a single word without spaces or line breaks")
 	}
-	if strings.ContainsAny(r.FromEmail, "\r\n\x00 <>") {
-		return fmt.Errorf("from_email must be a bare address")
+	if err := checkFromEmail(r.FromEmail); err != nil {
+		return err
 	}
 	if p := r.Proxy; p != nil {
 		if p.Host == "" || p.Port <= 0 || p.Port > 65535 {
@@ -98,13 +104,41 @@ func (r Request) Validate() error {
 			return fmt.Errorf("proxy.timeout_ms must not be negative")
 		}
 	}
-	for name, m := range map[string]MethodName{
-		"gmail_verif_method": r.GmailVerifMethod, "hotmailb2b_verif_method": r.HotmailB2BVerifMethod,
-		"hotmailb2c_verif_method": r.HotmailB2CVerifMethod, "yahoo_verif_method": r.YahooVerifMethod,
+	for _, f := range []struct {
+		name string
+		m    MethodName
+	}{
+		{"gmail_verif_method", r.GmailVerifMethod}, {"hotmailb2b_verif_method", r.HotmailB2BVerifMethod},
+		{"hotmailb2c_verif_method", r.HotmailB2CVerifMethod}, {"yahoo_verif_method", r.YahooVerifMethod},
 	} {
-		if _, err := ParseMethod(string(m)); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+		if _, err := ParseMethod(string(f.m)); err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
 		}
+	}
+	return nil
+}
+
+// isSpaceOrControl reports ASCII white space and control characters.
+func isSpaceOrControl(c rune) bool { return c <= ' ' || c == 0x7f }
+
+// checkFromEmail accepts an empty from_email (the default sender) or a
+// bare address. Single-label domains and address literals are accepted:
+// a reverse-path may use them (RFC 5321 §4.1.2), and hello@localhost is
+// Reacher's default sender.
+func checkFromEmail(s string) error {
+	if s == "" {
+		return nil
+	}
+	if strings.ContainsFunc(s, isSpaceOrControl) || strings.ContainsAny(s, "<>") {
+		return fmt.Errorf("from_email must be a bare address")
+	}
+	_, err := address.Parse(s)
+	var se *address.SyntaxError
+	if errors.As(err, &se) && (se.Reason == address.SingleLabel || se.Reason == address.DomainLiteral) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("from_email: %w", err)
 	}
 	return nil
 }

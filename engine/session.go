@@ -16,7 +16,8 @@ type sessionResult struct {
 	host      string
 	out       smtpprobe.Outcome
 	err       error
-	connected bool // the limiter let us in and the connection was made
+	connected bool       // the limiter let us in and the connection was made
+	proxy     *ProxyInfo // the proxy that served the connection, if any
 }
 
 // session runs one SMTP session at the tries' current host for the
@@ -29,14 +30,25 @@ func (j *job) session(ctx context.Context, t *tries, idx []int, backoff time.Dur
 		rcpts[k] = j.answers[i].addr
 		j.answers[i].extra.MXTried = append(j.answers[i].extra.MXTried, r.host)
 	}
-	start := time.Now()
 	if backoff > 0 {
+		start := time.Now()
 		if r.err = sleep(ctx, backoff); r.err != nil {
 			return r
 		}
+		t.waited(start)
+	}
+	// Resolved and checked before the limiter is asked, so an MX host we
+	// refuse (a private address) costs no session of the host's budget.
+	lctx, cancel := context.WithDeadline(ctx, t.deadline)
+	ips, err := j.v.targets(lctx, r.host)
+	cancel()
+	if err != nil {
+		r.err = err
+		return r
 	}
 	probe := j.ca.claim()
 	defer j.ca.settle(probe, &r.out)
+	start := time.Now()
 	release, err := j.v.acquire(ctx, r.host, rcptsInSession(len(rcpts), probe != ""))
 	t.waited(start)
 	if err != nil {
@@ -46,11 +58,12 @@ func (j *job) session(ctx context.Context, t *tries, idx []int, backoff time.Dur
 	defer release()
 	sctx, cancel := context.WithDeadline(ctx, t.deadline)
 	defer cancel()
-	conn, err := j.v.connect(sctx, j.rt, r.host)
+	conn, err := j.v.connect(sctx, j.rt, r.host, ips)
 	if err != nil {
 		r.err = err
 		return r
 	}
+	r.proxy = servedBy(conn, j.rt)
 	r.connected = true
 	for _, i := range idx {
 		j.answers[i].extra.Sessions++

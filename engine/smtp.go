@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -18,7 +19,8 @@ type route struct {
 	settings SMTPSettings
 	provider Provider
 	dialer   Dialer
-	proxy    *ProxyInfo
+	proxy    *ProxyInfo // nil with a rotation: known per connection
+	rotating bool       // dialer is the Rotation, which picks the proxy
 }
 
 // plan decides the method, settings and dialer for a domain whose first MX
@@ -26,7 +28,7 @@ type route struct {
 func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	prov := DetectProvider(hosts[0].Name)
 	o := v.cfg.Overrides[prov]
-	s := withDefaults(o.SMTPSettings, v.cfg.Defaults)
+	s := o.apply(v.cfg.Defaults)
 	s = withDefaults(SMTPSettings{
 		FromEmail: req.FromEmail, HelloName: req.HelloName, Port: req.SMTPPort,
 	}, s)
@@ -60,8 +62,10 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 		pd := v.named[o.ProxyID]
 		r.dialer, r.proxy = pd.d, proxyInfo(pd.proxy)
 	case v.rotation != nil:
-		p, d := v.rotation.Next()
-		r.dialer, r.proxy = d, proxyInfo(p)
+		// The Rotation itself, not one member: it fails over to another
+		// proxy and rests failing ones, and the connection tells which
+		// proxy served (servedBy).
+		r.dialer, r.rotating = v.rotation, true
 	case v.cfg.AllowDirect:
 		r.dialer = v.cfg.Direct
 	default:
@@ -95,8 +99,10 @@ func (v *Verifier) smtpStep(ctx context.Context, res *Result, a address.Address,
 	extra := smtpDebug(res, rt, hosts)
 	j := v.newJob(rt, hosts, a.Domain, []string{a.Address}, []bool{a.RequiresSMTPUTF8()}, []*DebugExtra{extra})
 	j.run(ctx)
-	res.Retry = j.answers[0].hint
-	return j.answers[0].step
+	ans := &j.answers[0]
+	res.Retry = ans.hint
+	ans.reportProxy(res, rt)
+	return ans.step
 }
 
 // smtpDebug fills the debug details of an SMTP check by route rt and
@@ -116,19 +122,19 @@ func smtpDebug(res *Result, rt route, hosts []mx.Host) *DebugExtra {
 	return extra
 }
 
-// fatalDialError reports errors that another MX or a retry cannot cure.
+// fatalDialError reports errors that another MX or a retry cannot cure:
+// the proxy refused our credentials. (A private MX address is not one:
+// the next MX host may be public.)
 func fatalDialError(err error) bool {
 	var pe *dialer.ProxyError
-	if errors.As(err, &pe) && pe.Kind == dialer.ProxyAuth {
-		return true
-	}
-	return errors.Is(err, dialer.ErrPrivateAddress)
+	return errors.As(err, &pe) && pe.Kind == dialer.ProxyAuth
 }
 
-// connect resolves an MX host and dials its addresses through the route's
-// dialer. Addresses are checked before dialing, and the proxy receives an IP
-// literal, so it never resolves a name we have not checked.
-func (v *Verifier) connect(ctx context.Context, rt route, host string) (net.Conn, error) {
+// targets resolves an MX host to the addresses that may be dialled.
+// Addresses are checked before dialing, and the proxy receives an IP
+// literal, so it never resolves a name we have not checked. When every
+// address is refused the error wraps dialer.ErrPrivateAddress.
+func (v *Verifier) targets(ctx context.Context, host string) ([]netip.Addr, error) {
 	ips, err := v.cfg.Resolver.LookupIP(ctx, host)
 	if err != nil {
 		return nil, fmt.Errorf("resolve MX host %s: %w", host, err)
@@ -136,14 +142,29 @@ func (v *Verifier) connect(ctx context.Context, rt route, host string) (net.Conn
 	if len(ips) == 0 {
 		return nil, fmt.Errorf("resolve MX host %s: %w", host, mx.ErrNoMail)
 	}
+	if v.cfg.AllowPrivateMX {
+		return ips, nil
+	}
+	ok := ips[:0:0]
+	var refused error
+	for _, ip := range ips {
+		if err := v.cfg.CheckAddr(ip); err != nil {
+			refused = fmt.Errorf("MX host %s: %w", host, err)
+			continue
+		}
+		ok = append(ok, ip)
+	}
+	if len(ok) == 0 {
+		return nil, refused
+	}
+	return ok, nil
+}
+
+// connect dials the addresses of an MX host in turn through the route's
+// dialer, until one answers.
+func (v *Verifier) connect(ctx context.Context, rt route, host string, ips []netip.Addr) (net.Conn, error) {
 	var lastErr error
 	for _, ip := range ips {
-		if !v.cfg.AllowPrivateMX {
-			if err := dialer.CheckAddr(ip); err != nil {
-				lastErr = fmt.Errorf("MX host %s: %w", host, err)
-				continue
-			}
-		}
 		target := net.JoinHostPort(ip.Unmap().String(), strconv.Itoa(rt.settings.Port))
 		conn, err := rt.dialer.DialContext(ctx, "tcp", target)
 		if err == nil {
@@ -152,4 +173,13 @@ func (v *Verifier) connect(ctx context.Context, rt route, host string) (net.Conn
 		lastErr = fmt.Errorf("connect to MX host %s: %w", host, err)
 	}
 	return nil, lastErr
+}
+
+// servedBy returns the proxy conn goes through: a rotation's choice is
+// known only once it connected.
+func servedBy(conn net.Conn, rt route) *ProxyInfo {
+	if pc, ok := conn.(*dialer.Conn); ok && rt.rotating {
+		return proxyInfo(pc.Proxy())
+	}
+	return rt.proxy
 }

@@ -50,21 +50,40 @@ type SMTPSettings struct {
 	Retries   int           // extra attempts after a connection-level failure
 }
 
-// Override is a provider's settings; zero fields inherit the defaults.
+// Override is a provider's settings. Zero fields inherit the defaults,
+// and so does a nil Retries: 0 retries is a setting of its own.
 type Override struct {
-	Method  Method
-	ProxyID string
-	SMTPSettings
+	Method    Method
+	ProxyID   string
+	FromEmail string
+	HelloName string
+	Port      int
+	Timeout   time.Duration
+	Retries   *int
+}
+
+// apply returns the settings d with o's fields in place of d's.
+func (o Override) apply(d SMTPSettings) SMTPSettings {
+	s := withDefaults(SMTPSettings{FromEmail: o.FromEmail, HelloName: o.HelloName, Port: o.Port, Timeout: o.Timeout}, d)
+	if o.Retries != nil {
+		s.Retries = *o.Retries
+	}
+	return s
 }
 
 // Config holds everything a Verifier needs. Only Resolver is required.
 type Config struct {
 	BackendName    string
 	Resolver       Resolver
-	Proxies        []dialer.Proxy          // rotated round-robin
+	Proxies        []dialer.Proxy          // rotated round-robin, with failover and cooldown
 	NamedProxies   map[string]dialer.Proxy // referenced by Override.ProxyID
 	AllowDirect    bool                    // connect without a proxy when none is configured
 	AllowPrivateMX bool                    // tests and private networks only
+	// CheckAddr refuses the MX addresses that must not be probed when
+	// AllowPrivateMX is false (dialer.CheckAddr when nil). Its errors
+	// should wrap dialer.ErrPrivateAddress. Tests replace it to refuse
+	// some private ranges and still reach a loopback server.
+	CheckAddr      func(netip.Addr) error
 	Defaults       SMTPSettings
 	Overrides      map[Provider]Override
 	CommandTimeout time.Duration // per SMTP command; 0 lets smtpprobe choose
@@ -152,6 +171,9 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Direct == nil {
 		cfg.Direct = dialer.Direct(cfg.Defaults.Timeout)
 	}
+	if cfg.CheckAddr == nil {
+		cfg.CheckAddr = dialer.CheckAddr
+	}
 	cfg.MaxRecipientsPerSession = positive(cfg.MaxRecipientsPerSession, DefaultMaxRecipientsPerSession)
 	cfg.SessionsPerDomain = positive(cfg.SessionsPerDomain, DefaultSessionsPerDomain)
 	cfg.BatchDomains = positive(cfg.BatchDomains, DefaultBatchDomains)
@@ -175,6 +197,9 @@ func New(cfg Config) (*Verifier, error) {
 			if _, ok := v.named[o.ProxyID]; !ok {
 				return nil, fmt.Errorf("engine: override %s names unknown proxy %q", prov, o.ProxyID)
 			}
+		}
+		if o.Retries != nil && *o.Retries < 0 {
+			return nil, fmt.Errorf("engine: override %s: negative retries", prov)
 		}
 	}
 	return v, nil
@@ -212,13 +237,16 @@ func withDefaults(s, d SMTPSettings) SMTPSettings {
 // be stored as final. Every other failure is part of the Result.
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	start := v.cfg.Now()
-	res, addr, ok := v.begin(ctx, req)
+	res, addr, ok := v.begin(req)
 	if !ok {
 		v.finish(&res, start)
 		return res, nil
 	}
-	records, mxStep := v.lookupMX(ctx, addr.Domain)
-	res.MX = mxStep
+	if v.wantsLookups(req) {
+		v.lookups(ctx, addr, req.CheckGravatar).fill(&res.Misc.Value)
+	}
+	records, mxStep, hint := v.lookupMX(ctx, addr.Domain)
+	res.MX, res.Retry = mxStep, hint
 	if mxStep.Err == nil && mxStep.Value.AcceptsMail {
 		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
 	}
@@ -229,10 +257,10 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	return res, nil
 }
 
-// begin parses the address and fills the steps that need no DNS: syntax
-// and misc. ok is false for an invalid address, whose result is then
-// complete but for its timings.
-func (v *Verifier) begin(ctx context.Context, req Request) (res Result, a address.Address, ok bool) {
+// begin parses the address and fills the steps that need no network:
+// syntax and the local part of misc. ok is false for an invalid address,
+// whose result is then complete but for its timings.
+func (v *Verifier) begin(req Request) (res Result, a address.Address, ok bool) {
 	res = Result{Input: req.ToEmail}
 	res.Debug.BackendName = v.cfg.BackendName
 	res.Debug.SMTP.VerifMethod = VerifMethod{Type: "Skipped"}
@@ -245,7 +273,7 @@ func (v *Verifier) begin(ctx context.Context, req Request) (res Result, a addres
 	}
 	res.Syntax = syntaxOf(a)
 	res.Normalized = a.Normalized
-	res.Misc = OK(v.misc(ctx, a, req.CheckGravatar))
+	res.Misc = OK(v.localMisc(a))
 	return res, a, true
 }
 
@@ -282,41 +310,72 @@ func syntaxOf(a address.Address) Syntax {
 
 func ptr[T any](v T) *T { return &v }
 
-func (v *Verifier) misc(ctx context.Context, a address.Address, gravatar bool) Misc {
-	m := Misc{
+// localMisc fills the misc fields that come from lists in memory.
+func (v *Verifier) localMisc(a address.Address) Misc {
+	return Misc{
 		IsDisposable:  v.cfg.Misc.IsDisposable(a.Domain),
 		IsRoleAccount: v.cfg.Misc.IsRoleAccount(a.Username),
 		IsB2C:         v.cfg.Misc.IsFree(a.Domain),
 	}
+}
+
+// remoteMisc is what the HTTP lookups of misc found; nil when a lookup
+// was not made or failed (Reacher then reports null).
+type remoteMisc struct {
+	pwned       *bool
+	gravatarURL *string
+}
+
+// fill sets the fields of m that r holds.
+func (r remoteMisc) fill(m *Misc) {
+	m.HaveIBeenPwned, m.GravatarURL = r.pwned, r.gravatarURL
+}
+
+// wantsLookups reports whether req needs an HTTP lookup: HIBP when it is
+// configured, Gravatar when the request asks for it.
+func (v *Verifier) wantsLookups(req Request) bool {
+	return v.cfg.HIBP != nil || (req.CheckGravatar && v.cfg.Gravatar != nil)
+}
+
+// lookups asks HIBP (when configured) and Gravatar (when asked and
+// configured) about a.
+func (v *Verifier) lookups(ctx context.Context, a address.Address, gravatar bool) remoteMisc {
+	var r remoteMisc
 	if v.cfg.HIBP != nil {
 		if pwned, err := v.cfg.HIBP.Breached(ctx, a.Address); err == nil {
-			m.HaveIBeenPwned = &pwned
+			r.pwned = &pwned
 		}
 	}
 	if gravatar && v.cfg.Gravatar != nil {
 		if url, ok, err := v.cfg.Gravatar.Lookup(ctx, a.Address); err == nil && ok {
-			m.GravatarURL = &url
+			r.gravatarURL = &url
 		}
 	}
-	return m
+	return r
 }
+
+// dnsRetryAfter is when a domain whose resolvers failed is worth asking
+// again: a SERVFAIL or timeout is usually an outage of minutes.
+const dnsRetryAfter = 2 * time.Minute
 
 // lookupMX maps the resolver's outcomes to Reacher's mx object: a domain
 // that cannot receive mail is a fact (accepts_mail false), a resolver that
-// failed is an error object.
-func (v *Verifier) lookupMX(ctx context.Context, domain string) (mx.Records, Step[MX]) {
+// failed (SERVFAIL, REFUSED, timeout: *mx.ResolveError) is an error object
+// with a retry hint, since the answer is unknown, not negative.
+func (v *Verifier) lookupMX(ctx context.Context, domain string) (mx.Records, Step[MX], *RetryHint) {
 	recs, err := v.cfg.Resolver.LookupMX(ctx, domain)
 	switch {
 	case errors.Is(err, mx.ErrNXDomain), errors.Is(err, mx.ErrNoMail):
-		return recs, OK(MX{Records: []string{}})
+		return recs, OK(MX{Records: []string{}}), nil
 	case err != nil:
-		return recs, Failed[MX](&StepError{Type: "ResolveError", Message: err.Error()})
+		return recs, Failed[MX](&StepError{Type: ErrTypeResolve, Message: err.Error()}),
+			&RetryHint{After: dnsRetryAfter, Reason: "dns"}
 	case recs.Null || len(recs.Hosts) == 0:
-		return recs, OK(MX{Records: []string{}})
+		return recs, OK(MX{Records: []string{}}), nil
 	}
 	names := make([]string, len(recs.Hosts))
 	for i, h := range recs.Hosts {
 		names[i] = h.Name
 	}
-	return recs, OK(MX{AcceptsMail: true, Records: names})
+	return recs, OK(MX{AcceptsMail: true, Records: names}), nil
 }

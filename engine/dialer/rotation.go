@@ -99,10 +99,12 @@ func (r *Rotation) pick(skip int) int {
 }
 
 // DialContext dials address through the next proxy. If that proxy is at
-// fault (ProxyError.ProxyLevel) and the context is still live, it tries
-// one other proxy, once. Authentication failures are returned at once.
-// Errors are *ProxyError; successful connections are *Conn, whose Proxy
-// method tells which proxy served.
+// fault (ProxyError.ProxyLevel, or it refused our credentials) and the
+// context is still live, it tries one other proxy, once. A proxy that
+// refused our credentials is not asked again during its cooldown, so
+// failing over does not replay them; it only spares the caller a failure
+// that another proxy can avoid. Errors are *ProxyError; successful
+// connections are *Conn, whose Proxy method tells which proxy served.
 func (r *Rotation) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if err := checkTarget(network, address); err != nil {
 		return nil, err
@@ -140,8 +142,10 @@ func (r *Rotation) penalize(ctx context.Context, pe *ProxyError) bool {
 	return pe.Kind == ProxyAuth || (pe.ProxyLevel() && ctx.Err() == nil)
 }
 
-// failover reports whether err justifies trying another proxy.
+// failover reports whether err justifies trying another proxy: the proxy,
+// not the target, is at fault. Bad credentials count: they are this
+// proxy's configuration, and another proxy has its own.
 func (r *Rotation) failover(ctx context.Context, err error) bool {
 	var pe *ProxyError
-	return ctx.Err() == nil && len(r.members) > 1 && errors.As(err, &pe) && pe.ProxyLevel()
+	return ctx.Err() == nil && len(r.members) > 1 && errors.As(err, &pe) && (pe.ProxyLevel() || pe.Kind == ProxyAuth)
 }

@@ -122,8 +122,9 @@ func TestRotationAllDown(t *testing.T) {
 	}
 }
 
-// TestRotationAuthFailure checks that a proxy rejecting our credentials is
-// neither retried at once nor asked again during its cooldown.
+// TestRotationAuthFailure checks that a proxy rejecting our credentials
+// hands the dial to another proxy at once and is not asked again during
+// its cooldown.
 func TestRotationAuthFailure(t *testing.T) {
 	tg := startTarget(t)
 	bad := sockstest.Start(t, sockstest.Options{User: "u", Pass: "right"})
@@ -134,20 +135,36 @@ func TestRotationAuthFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = dialOnce(t, r, tg.addr)
-	if !IsAuth(err) {
-		t.Fatalf("first dial: err = %v, want an authentication failure", err)
-	}
-	if got := good.Connections(); got != 0 {
-		t.Errorf("auth failure failed over: good proxy forwarded %d, want 0", got)
-	}
-	for i := range 4 {
-		if _, err := dialOnce(t, r, tg.addr); err != nil {
+	for i := range 5 {
+		c, err := dialOnce(t, r, tg.addr)
+		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
+		}
+		if got := c.(*Conn).Proxy(); got.Port != good.Port {
+			t.Errorf("dial %d went through %v, want the proxy with the right password", i, got)
 		}
 	}
 	if got := bad.Accepted(); got != 1 {
 		t.Errorf("proxy with wrong password was contacted %d times, want 1", got)
+	}
+	if got := good.Connections(); got != 5 {
+		t.Errorf("good proxy forwarded %d connections, want 5", got)
+	}
+}
+
+// TestRotationAuthFailureAlone checks that with a single proxy the
+// authentication failure is returned, not hidden.
+func TestRotationAuthFailureAlone(t *testing.T) {
+	tg := startTarget(t)
+	bad := sockstest.Start(t, sockstest.Options{User: "u", Pass: "right"})
+	p := proxyFor(t, bad)
+	p.Password = secret
+	r, err := NewRotation([]Proxy{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dialOnce(t, r, tg.addr); !IsAuth(err) {
+		t.Fatalf("err = %v, want an authentication failure", err)
 	}
 }
 

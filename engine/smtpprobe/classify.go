@@ -38,12 +38,12 @@ func (c Class) String() string {
 	return "Class(" + strconv.Itoa(int(c)) + ")"
 }
 
-// Descriptions returned by Classify, matching the "description" values of
-// Reacher's smtp error object where Reacher has one.
+// Descriptions returned by Classify: the only two "description" values
+// of Reacher's smtp error object, so clients that deserialize it into an
+// enum know every one.
 const (
 	DescIPBlacklisted = "IpBlacklisted"
 	DescNeedsRDNS     = "NeedsRDNS"
-	DescBlocked       = "Blocked"
 )
 
 // Classify reads a reply to RCPT (or to any command that refused us) and
@@ -80,7 +80,10 @@ func ruleFor(r *Reply) int {
 //   - 252 ("cannot verify, but will accept", RFC 5321 §3.5.3) promises
 //     nothing about the mailbox, so it is Unknown, not Deliverable.
 //   - X.7.x is policy (RFC 3463 §3.8): Blocked, never Invalid, whatever
-//     the text says.
+//     the text says, and described as IpBlacklisted (NeedsRDNS for
+//     reverse-DNS texts): Reacher has no other description.
+//   - X.1.3 is a bad destination mailbox address syntax (RFC 3463 §3.2):
+//     no mailbox can have that address there, so it is Invalid.
 //   - Exchange Online answers a recipient missing from the directory with
 //     "550 5.4.1 Recipient address rejected: Access denied" (directory
 //     based edge blocking); that is Invalid, not a blocklist.
@@ -99,9 +102,9 @@ var rules = [...]rule{
 
 	{code: class(5), enh: enh("5.4.1"), text: dbebWords, class: Invalid},
 	{code: class(5), enh: enh("5.7.*"), text: rdnsWords, class: NeedsRDNS, desc: DescNeedsRDNS},
-	{code: class(5), enh: enh("5.7.*"), text: blocklistWords, class: Blocked, desc: DescIPBlacklisted},
-	{code: class(5), enh: enh("5.7.*"), class: Blocked, desc: DescBlocked},
+	{code: class(5), enh: enh("5.7.*"), class: Blocked, desc: DescIPBlacklisted},
 	{code: class(5), enh: enh("5.1.1"), class: Invalid},  // bad destination mailbox
+	{code: class(5), enh: enh("5.1.3"), class: Invalid},  // bad destination mailbox address syntax
 	{code: class(5), enh: enh("5.1.10"), class: Invalid}, // null MX, RFC 7505 §4.2
 	{code: class(5), enh: enh("5.1.6"), class: Invalid},  // moved, no forwarding address
 	{code: class(5), enh: enh("5.1.0"), text: invalidWords, class: Invalid},
