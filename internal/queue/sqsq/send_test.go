@@ -25,6 +25,7 @@ type fakeSQS struct {
 	fail func(id, attempt int) (failed, senderFault bool)
 	gate chan struct{}
 	full int // close gate when this many calls are in flight
+	open bool
 
 	mu        sync.Mutex
 	inFlight  int
@@ -37,8 +38,10 @@ func (f *fakeSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatch
 	f.mu.Lock()
 	f.inFlight++
 	f.maxFlight = max(f.maxFlight, f.inFlight)
-	if f.gate != nil && f.inFlight == f.full {
+	if f.gate != nil && f.inFlight == f.full && !f.open {
+		// Later calls can reach the same count again: close only once.
 		close(f.gate)
+		f.open = true
 	}
 	f.mu.Unlock()
 	defer func() {
