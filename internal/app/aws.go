@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,6 +34,9 @@ const (
 	// emulators (end-to-end tests, sam local); unset in AWS.
 	EnvDynamoDBEndpoint = "MAILPROBE_DYNAMODB_ENDPOINT"
 	EnvSQSEndpoint      = "MAILPROBE_SQS_ENDPOINT"
+	// EnvConfig names a backend_config.toml to read besides the
+	// environment.
+	EnvConfig = "MAILPROBE_CONFIG"
 )
 
 // ErrOpenAPI is returned when the API function has no secret and was not
@@ -51,7 +55,7 @@ type awsParts struct {
 
 // loadAWS builds the shared parts; the logger writes to stderr.
 func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts, error) {
-	cfg, err := config.Load(os.Getenv("MAILPROBE_CONFIG"), environ)
+	cfg, err := config.Load(getenv(environ, EnvConfig), environ)
 	if err != nil {
 		return awsParts{}, err
 	}
@@ -72,8 +76,8 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 			return awsParts{}, err
 		}
 	}
-	ddb := dynamodb.NewFromConfig(ac, dynamo.ClientOptions(8, 0), endpoint[dynamodb.Options](os.Getenv(EnvDynamoDBEndpoint)))
-	sq := sqs.NewFromConfig(ac, endpoint[sqs.Options](os.Getenv(EnvSQSEndpoint)))
+	ddb := dynamodb.NewFromConfig(ac, dynamo.ClientOptions(8, 0), endpoint[dynamodb.Options](getenv(environ, EnvDynamoDBEndpoint)))
+	sq := sqs.NewFromConfig(ac, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
 	return awsParts{
 		cfg: cfg, logger: logger,
 		store: dynamo.New(ddb, cfg.Storage.DynamoDBTable),
@@ -113,7 +117,7 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	}
 	open := false
 	if p.cfg.HeaderSecret.IsZero() {
-		if ok, _ := strconv.ParseBool(os.Getenv(EnvAllowOpen)); !ok {
+		if ok, _ := strconv.ParseBool(getenv(environ, EnvAllowOpen)); !ok {
 			return nil, ErrOpenAPI
 		}
 		open = true
@@ -161,4 +165,15 @@ func (p awsParts) verifier() (*engine.Verifier, error) {
 		return nil, err
 	}
 	return NewVerifier(p.cfg, p.logger, lim)
+}
+
+// getenv reads key from environ (KEY=VALUE pairs, as os.Environ returns
+// them), so the functions are configured only through what they are given.
+func getenv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
