@@ -216,7 +216,11 @@ func (j *job) chunk(ctx context.Context, c []int, q *queue) {
 			size, broken, t = min(2*size, j.v.cfg.MaxRecipientsPerSession), 0, j.newTries()
 		case len(r.out.Recipients) > 0:
 			broken, t = broken+1, j.newTries()
-		case refusal(r.err) != nil || (!r.connected && fatalDialError(r.err)):
+		case refusal(r.err) != nil || (!r.connected && dialer.IsAuth(r.err)):
+			// Neither another MX host nor a retry cures a refusal of
+			// us or a proxy refusing our credentials. (A private MX
+			// address is not such a failure: the next host may be
+			// public.)
 			t.note(r)
 			j.failAll(ctx, slices.Concat(c, q.drain()), r.err, t)
 			return
@@ -261,15 +265,21 @@ func (j *job) giveUp(ctx context.Context, c []int, q *queue, t *tries) []int {
 // failAll gives every address at idx the answer of a session refused
 // outright (a 5xx before any recipient) or of a fatal dial error.
 func (j *job) failAll(ctx context.Context, idx []int, err error, t *tries) {
-	for _, i := range idx {
-		if r := refusal(err); r != nil {
-			a := &j.answers[i]
-			a.step, a.hint = replyFailure(r)
-			a.extra.LastReply = r.Error()
-			a.proxy, a.final = t.proxy, ctx.Err() == nil
-			continue
+	r := refusal(err)
+	if r == nil {
+		for _, i := range idx {
+			j.fail(ctx, i, nil, t)
 		}
-		j.fail(ctx, i, nil, t)
+		return
+	}
+	class, desc := smtpprobe.Classify(r)
+	for _, i := range idx {
+		a := &j.answers[i]
+		// Each result gets its own error object: results do not share
+		// memory.
+		a.step, a.hint = replyFailure(r, class, desc)
+		a.extra.LastReply = r.Error()
+		a.proxy, a.final = t.proxy, ctx.Err() == nil
 	}
 }
 

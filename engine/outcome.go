@@ -67,7 +67,7 @@ func recipientOutcome(rr smtpprobe.RecipientResult) (Step[SMTP], *RetryHint) {
 	case smtpprobe.Disabled:
 		s.IsDisabled = true
 	default:
-		return replyFailure(rr.Reply)
+		return replyFailure(rr.Reply, rr.Class, rr.Description)
 	}
 	return OK(s), nil
 }
@@ -82,21 +82,29 @@ func withCatchAll(step Step[SMTP], catchAll *bool) Step[SMTP] {
 }
 
 // replyFailure maps a reply that says nothing definite about the mailbox to
-// an error object, with a retry hint for temporary conditions.
-func replyFailure(r *smtpprobe.Reply) (Step[SMTP], *RetryHint) {
-	class, desc := smtpprobe.Classify(r)
+// an error object, with a retry hint for temporary conditions. class and
+// desc are what smtpprobe.Classify says of r: a RCPT reply comes
+// classified already, and reading its text again would double the work.
+func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (Step[SMTP], *RetryHint) {
 	msg := r.Error()
 	switch class {
 	case smtpprobe.Blocked, smtpprobe.NeedsRDNS:
 		return Failed[SMTP](&StepError{Type: ErrTypeBlocked, Message: msg, Description: desc}), nil
 	case smtpprobe.Greylisted:
 		return Failed[SMTP](&StepError{Type: ErrTypeGreylisted, Message: msg}),
-			&RetryHint{After: smtpprobe.RetryAfter(r), Reason: "greylisted"}
+			&RetryHint{After: smtpprobe.RetryAfter(r, class), Reason: "greylisted"}
 	case smtpprobe.Temporary, smtpprobe.TooManyRecipients:
 		return Failed[SMTP](&StepError{Type: ErrTypeTemporary, Message: msg}),
-			&RetryHint{After: smtpprobe.RetryAfter(r), Reason: "temporary failure"}
+			&RetryHint{After: smtpprobe.RetryAfter(r, class), Reason: "temporary failure"}
 	}
 	return Failed[SMTP](&StepError{Type: ErrTypeSMTP, Message: msg, Description: desc}), nil
+}
+
+// sessionFailure is replyFailure for a reply that ended a session (a
+// refused banner, EHLO or MAIL FROM, or a 421), which no one classified.
+func sessionFailure(r *smtpprobe.Reply) (Step[SMTP], *RetryHint) {
+	class, desc := smtpprobe.Classify(r)
+	return replyFailure(r, class, desc)
 }
 
 // failure maps the last connection-level error to an error object.
@@ -117,10 +125,10 @@ func failure(ctxErr, err error) (Step[SMTP], *RetryHint) {
 	retry := &RetryHint{After: defaultRetryAfter, Reason: "connection failure"}
 	switch {
 	case errors.As(err, &reply):
-		return replyFailure(reply)
+		return sessionFailure(reply)
 	case errors.Is(err, dialer.ErrPrivateAddress):
 		return Failed[SMTP](&StepError{Type: ErrTypePrivateAddress, Message: err.Error()}), nil
-	case errors.As(err, &pe) && pe.Kind == dialer.ProxyAuth:
+	case dialer.IsAuth(err):
 		return Failed[SMTP](&StepError{Type: ErrTypeProxyAuth, Message: err.Error()}), nil
 	case isTimeout(ctxErr, err):
 		return Failed[SMTP](&StepError{Type: ErrTypeTimeout, Message: timeoutMessage(err)}), retry

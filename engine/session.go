@@ -75,8 +75,7 @@ func (j *job) session(ctx context.Context, t *tries, idx []int, backoff time.Dur
 		CatchAllProbe: probe,
 	}
 	opts := smtpprobe.ClientOptions{CommandTimeout: j.v.cfg.CommandTimeout, DisablePipelining: j.v.cfg.DisablePipelining}
-	r.out, r.err = smtpprobe.Probe(sctx, conn, params, opts)
-	_ = conn.Close()
+	r.out, r.err = smtpprobe.Probe(sctx, conn, params, opts) // closes conn
 	return r
 }
 

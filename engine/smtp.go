@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -18,7 +17,7 @@ import (
 type route struct {
 	settings SMTPSettings
 	provider Provider
-	dialer   Dialer
+	dialer   dialer.Dialer
 	proxy    *ProxyInfo // nil with a rotation: known per connection
 	rotating bool       // dialer is the Rotation, which picks the proxy
 }
@@ -53,7 +52,7 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	case req.Proxy != nil:
 		p := dialer.Proxy{Host: req.Proxy.Host, Port: req.Proxy.Port, Username: req.Proxy.Username,
 			Password: req.Proxy.Password, Timeout: time.Duration(req.Proxy.TimeoutMS) * time.Millisecond}
-		d, err := v.cfg.NewProxyDialer(p)
+		d, err := dialer.NewSOCKS5(p)
 		if err != nil {
 			return route{}, &StepError{Type: "Socks5", Message: err.Error()}
 		}
@@ -67,7 +66,7 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 		// proxy served (servedBy).
 		r.dialer, r.rotating = v.rotation, true
 	case v.cfg.AllowDirect:
-		r.dialer = v.cfg.Direct
+		r.dialer = v.direct
 	default:
 		return route{}, &StepError{Type: "NoProxy", Message: ErrNoProxy.Error()}
 	}
@@ -122,14 +121,6 @@ func smtpDebug(res *Result, rt route, hosts []mx.Host) *DebugExtra {
 	return extra
 }
 
-// fatalDialError reports errors that another MX or a retry cannot cure:
-// the proxy refused our credentials. (A private MX address is not one:
-// the next MX host may be public.)
-func fatalDialError(err error) bool {
-	var pe *dialer.ProxyError
-	return errors.As(err, &pe) && pe.Kind == dialer.ProxyAuth
-}
-
 // targets resolves an MX host to the addresses that may be dialled.
 // Addresses are checked before dialing, and the proxy receives an IP
 // literal, so it never resolves a name we have not checked. When every
@@ -138,9 +129,6 @@ func (v *Verifier) targets(ctx context.Context, host string) ([]netip.Addr, erro
 	ips, err := v.cfg.Resolver.LookupIP(ctx, host)
 	if err != nil {
 		return nil, fmt.Errorf("resolve MX host %s: %w", host, err)
-	}
-	if len(ips) == 0 {
-		return nil, fmt.Errorf("resolve MX host %s: %w", host, mx.ErrNoMail)
 	}
 	if v.cfg.AllowPrivateMX {
 		return ips, nil

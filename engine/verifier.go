@@ -9,9 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine/address"
@@ -20,15 +19,13 @@ import (
 	"github.com/mailprobe/mailprobe/engine/mx"
 )
 
-// Resolver is the DNS the engine needs; *mx.Resolver implements it.
+// Resolver is the DNS the engine needs; *mx.Resolver implements it, and
+// its contracts are the ones an implementation must keep: in particular,
+// LookupIP returns at least one address or an error (mx.ErrNoAddress for
+// a host without any).
 type Resolver interface {
 	LookupMX(ctx context.Context, domain string) (mx.Records, error)
 	LookupIP(ctx context.Context, host string) ([]netip.Addr, error)
-}
-
-// Dialer opens TCP connections, directly or through a proxy.
-type Dialer interface {
-	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // GravatarLookup finds the Gravatar image of an address, if it has one.
@@ -93,12 +90,6 @@ type Config struct {
 	Misc           *misc.Checker
 	Gravatar       GravatarLookup
 	HIBP           BreachLookup // nil leaves misc.haveibeenpwned null
-	Logger         *slog.Logger
-
-	// NewProxyDialer builds the dialer of one proxy; tests may wrap it.
-	NewProxyDialer func(dialer.Proxy) (Dialer, error)
-	// Direct is the dialer used when AllowDirect is set.
-	Direct Dialer
 
 	// Limiter, when set, is asked before every SMTP session, by Verify
 	// and VerifyBatch alike (politeness per MX host); nil means no limits.
@@ -138,11 +129,12 @@ type Verifier struct {
 	cfg      Config
 	rotation *dialer.Rotation
 	named    map[string]proxyDialer
+	direct   dialer.Dialer // nil unless cfg.AllowDirect
 }
 
 type proxyDialer struct {
 	proxy dialer.Proxy
-	d     Dialer
+	d     dialer.Dialer
 }
 
 // New validates the configuration and builds the proxy dialers once.
@@ -162,15 +154,6 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Misc == nil {
 		cfg.Misc = misc.New()
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.NewProxyDialer == nil {
-		cfg.NewProxyDialer = func(p dialer.Proxy) (Dialer, error) { return dialer.NewSOCKS5(p) }
-	}
-	if cfg.Direct == nil {
-		cfg.Direct = dialer.Direct(cfg.Defaults.Timeout)
-	}
 	if cfg.CheckAddr == nil {
 		cfg.CheckAddr = dialer.CheckAddr
 	}
@@ -178,6 +161,9 @@ func New(cfg Config) (*Verifier, error) {
 	cfg.SessionsPerDomain = positive(cfg.SessionsPerDomain, DefaultSessionsPerDomain)
 	cfg.BatchDomains = positive(cfg.BatchDomains, DefaultBatchDomains)
 	v := &Verifier{cfg: cfg, named: make(map[string]proxyDialer, len(cfg.NamedProxies))}
+	if cfg.AllowDirect {
+		v.direct = dialer.Direct(cfg.Defaults.Timeout)
+	}
 	if len(cfg.Proxies) > 0 {
 		r, err := dialer.NewRotation(cfg.Proxies)
 		if err != nil {
@@ -186,7 +172,7 @@ func New(cfg Config) (*Verifier, error) {
 		v.rotation = r
 	}
 	for id, p := range cfg.NamedProxies {
-		d, err := cfg.NewProxyDialer(p)
+		d, err := dialer.NewSOCKS5(p)
 		if err != nil {
 			return nil, fmt.Errorf("engine: proxy %q: %w", id, err)
 		}
@@ -242,14 +228,26 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 		v.finish(&res, start)
 		return res, nil
 	}
-	if v.wantsLookups(req) {
-		v.lookups(ctx, addr, req.CheckGravatar).fill(&res.Misc.Value)
+	// The misc lookups (HTTP, up to seconds each) run alongside the MX
+	// and SMTP steps and alongside each other, as in VerifyBatch: one
+	// after the other they would eat the caller's budget for SMTP.
+	var (
+		remote remoteMisc
+		wg     sync.WaitGroup
+	)
+	if v.cfg.HIBP != nil {
+		wg.Go(func() { remote.pwned = v.breached(ctx, addr) })
+	}
+	if req.CheckGravatar && v.cfg.Gravatar != nil {
+		wg.Go(func() { remote.gravatarURL = v.gravatar(ctx, addr) })
 	}
 	records, mxStep, hint := v.lookupMX(ctx, addr.Domain)
 	res.MX, res.Retry = mxStep, hint
 	if mxStep.Err == nil && mxStep.Value.AcceptsMail {
 		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
 	}
+	wg.Wait()
+	remote.fill(&res.Misc.Value)
 	v.conclude(&res, addr, start)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("verify %s: %w", addr.Domain, err)
@@ -280,13 +278,7 @@ func (v *Verifier) begin(req Request) (res Result, a address.Address, ok bool) {
 // conclude computes the verdict, the typo suggestion and the timings.
 func (v *Verifier) conclude(res *Result, a address.Address, start time.Time) {
 	res.IsReachable = Verdict(res)
-	if res.IsReachable == Invalid || res.IsReachable == Unknown {
-		// As Reacher: a typo suggestion only when the domain did not
-		// work out, so a real domain close to gmail.com is left alone.
-		if sug, ok := a.Suggestion(); ok {
-			res.Syntax.Suggestion = &sug
-		}
-	}
+	res.Syntax.Suggestion = suggestion(a, res.IsReachable)
 	v.finish(res, start)
 }
 
@@ -297,62 +289,42 @@ func (v *Verifier) finish(res *Result, start time.Time) {
 	res.Debug.Duration = DurationOf(end.Sub(start))
 }
 
+// SyntaxOf is the syntax object of a valid address a in a result whose
+// verdict is verdict. As Reacher, it holds a typo suggestion only when
+// the verdict is invalid or unknown: the domain did not work out, whereas
+// a real domain close to gmail.com is left alone. Code that rebuilds a
+// result (a cache hit for another spelling of an address) uses it to
+// write the object as the engine does.
+func SyntaxOf(a address.Address, verdict Reachability) Syntax {
+	s := syntaxOf(a)
+	s.Suggestion = suggestion(a, verdict)
+	return s
+}
+
+// suggestion is SyntaxOf's rule for the typo suggestion.
+func suggestion(a address.Address, verdict Reachability) *string {
+	if verdict != Invalid && verdict != Unknown {
+		return nil
+	}
+	if sug, ok := a.Suggestion(); ok {
+		return &sug
+	}
+	return nil
+}
+
+// syntaxOf is the syntax object of a valid address before the verdict is
+// known, so without a suggestion.
 func syntaxOf(a address.Address) Syntax {
-	s := Syntax{
+	return Syntax{
 		Address:         ptr(a.Address),
 		Domain:          a.Domain,
 		IsValidSyntax:   true,
 		Username:        a.Username,
 		NormalizedEmail: ptr(a.Normalized),
 	}
-	return s
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// localMisc fills the misc fields that come from lists in memory.
-func (v *Verifier) localMisc(a address.Address) Misc {
-	return Misc{
-		IsDisposable:  v.cfg.Misc.IsDisposable(a.Domain),
-		IsRoleAccount: v.cfg.Misc.IsRoleAccount(a.Username),
-		IsB2C:         v.cfg.Misc.IsFree(a.Domain),
-	}
-}
-
-// remoteMisc is what the HTTP lookups of misc found; nil when a lookup
-// was not made or failed (Reacher then reports null).
-type remoteMisc struct {
-	pwned       *bool
-	gravatarURL *string
-}
-
-// fill sets the fields of m that r holds.
-func (r remoteMisc) fill(m *Misc) {
-	m.HaveIBeenPwned, m.GravatarURL = r.pwned, r.gravatarURL
-}
-
-// wantsLookups reports whether req needs an HTTP lookup: HIBP when it is
-// configured, Gravatar when the request asks for it.
-func (v *Verifier) wantsLookups(req Request) bool {
-	return v.cfg.HIBP != nil || (req.CheckGravatar && v.cfg.Gravatar != nil)
-}
-
-// lookups asks HIBP (when configured) and Gravatar (when asked and
-// configured) about a.
-func (v *Verifier) lookups(ctx context.Context, a address.Address, gravatar bool) remoteMisc {
-	var r remoteMisc
-	if v.cfg.HIBP != nil {
-		if pwned, err := v.cfg.HIBP.Breached(ctx, a.Address); err == nil {
-			r.pwned = &pwned
-		}
-	}
-	if gravatar && v.cfg.Gravatar != nil {
-		if url, ok, err := v.cfg.Gravatar.Lookup(ctx, a.Address); err == nil && ok {
-			r.gravatarURL = &url
-		}
-	}
-	return r
-}
 
 // dnsRetryAfter is when a domain whose resolvers failed is worth asking
 // again: a SERVFAIL or timeout is usually an outage of minutes.

@@ -10,7 +10,7 @@
 // and connect.
 //
 // SOCKS5 failures are *ProxyError values whose Kind the engine maps to
-// Reacher's error objects; callers branch with errors.As, KindOf, IsAuth
-// or IsTarget, never on error text. No error, String, GoString or
+// Reacher's error objects; callers branch with errors.As or IsAuth, never
+// on error text. No error, String, GoString or
 // LogValue output contains a proxy password.
 package dialer

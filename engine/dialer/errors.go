@@ -144,25 +144,10 @@ func (e *ProxyError) ProxyLevel() bool {
 	return false
 }
 
-// KindOf returns the Kind of the first *ProxyError in err's chain, or 0.
-func KindOf(err error) ProxyErrorKind {
+// IsAuth reports whether err is, or wraps, a proxy authentication
+// failure: a configuration error that neither another MX host nor a retry
+// through the same proxy can cure.
+func IsAuth(err error) bool {
 	var pe *ProxyError
-	if errors.As(err, &pe) {
-		return pe.Kind
-	}
-	return 0
-}
-
-// IsAuth reports whether err is a proxy authentication failure.
-func IsAuth(err error) bool { return KindOf(err) == ProxyAuth }
-
-// IsTarget reports whether err means the proxy worked but the target
-// could not be reached (refused, unreachable or forbidden by the proxy's
-// rules): trying the next MX host is the sensible reaction.
-func IsTarget(err error) bool {
-	switch KindOf(err) {
-	case TargetRefused, TargetUnreachable, NotAllowed:
-		return true
-	}
-	return false
+	return errors.As(err, &pe) && pe.Kind == ProxyAuth
 }

@@ -1,11 +1,9 @@
 package dialer
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 )
 
@@ -73,30 +71,6 @@ func CheckAddr(ip netip.Addr) error {
 	}
 	r := v6Ranges()
 	return refuse(ip, netip.Addr{}, "", &r)
-}
-
-// Guard returns a Dialer that refuses, with CheckAddr's error, to connect
-// to any address CheckAddr rejects, and otherwise delegates to next. The
-// engine checks MX addresses itself; Guard is defence in depth for code
-// paths that dial without that check.
-func Guard(next Dialer) Dialer {
-	return guarded{next: next}
-}
-
-type guarded struct {
-	next Dialer
-}
-
-// DialContext checks address before dialing it.
-func (g guarded) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	ap, err := parseTarget(network, address)
-	if err != nil {
-		return nil, err
-	}
-	if err := CheckAddr(ap.Addr()); err != nil {
-		return nil, err
-	}
-	return g.next.DialContext(ctx, network, address)
 }
 
 // addrRange is one special-purpose block.

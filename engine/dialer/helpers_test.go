@@ -142,6 +142,15 @@ func asProxyError(t testing.TB, err error) *ProxyError {
 	return pe
 }
 
+// kindOf returns the Kind of the first *ProxyError in err's chain, or 0.
+func kindOf(err error) ProxyErrorKind {
+	var pe *ProxyError
+	if errors.As(err, &pe) {
+		return pe.Kind
+	}
+	return 0
+}
+
 // dialOnce dials addr through d with a context canceled at cleanup.
 func dialOnce(t testing.TB, d Dialer, addr string) (net.Conn, error) {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -84,11 +85,25 @@ func (p Proxy) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// ParseProxyURL parses socks5://[user[:password]@]host:port. The scheme
-// socks5h is accepted as a synonym: the dialer always sends IP literals,
-// so whether the proxy could resolve names makes no difference. Username
-// and password may be percent-encoded (RFC 3986 §2.1), which is the only
-// way to write a '%' or ':' inside them.
+// defaultPort is the port of a proxy URL that names none: the SOCKS port
+// registered with IANA (RFC 1928 §3).
+const defaultPort = 1080
+
+// maxTimeoutMS is the largest ?timeout_ms= whose time.Duration does not
+// overflow.
+const maxTimeoutMS = math.MaxInt64 / int64(time.Millisecond)
+
+// ParseProxyURL parses socks5://[user[:password]@]host[:port][?timeout_ms=N],
+// the one proxy URL grammar of mailprobe (configuration and tests alike).
+// The scheme socks5h is accepted as a synonym: the dialer always sends IP
+// literals, so whether the proxy could resolve names makes no difference.
+// Username and password may be percent-encoded (RFC 3986 §2.1), which is
+// the only way to write a '%' or ':' inside them, and each is at most 255
+// bytes (RFC 1929 §2). A missing or empty port means 1080 (RFC 3986
+// §3.2.3: an empty port is the scheme's default). timeout_ms sets
+// Proxy.Timeout, as Reacher's proxy.timeout_ms does; no other query
+// parameter, path or fragment is accepted, so a mistyped one is not
+// silently ignored.
 //
 // Errors wrap ErrInvalidProxyURL and never contain the password.
 func ParseProxyURL(s string) (Proxy, error) {
@@ -115,11 +130,15 @@ func ParseProxyURL(s string) (Proxy, error) {
 		}
 		rest = rest[at+1:]
 	}
+	rest, query, _ := strings.Cut(rest, "?")
 	rest = strings.TrimSuffix(rest, "/")
-	if strings.ContainsAny(rest, "/?#") {
+	if strings.ContainsAny(rest, "/#") || strings.ContainsRune(query, '#') {
 		return Proxy{}, parseErr("unexpected path, query or fragment after host:port")
 	}
 	if err := p.parseHostPort(rest); err != nil {
+		return Proxy{}, err
+	}
+	if err := p.parseQuery(query); err != nil {
 		return Proxy{}, err
 	}
 	return p, nil
@@ -148,19 +167,27 @@ func (p *Proxy) parseUserinfo(info string) error {
 	return nil
 }
 
-// parseHostPort fills p.Host and p.Port from "host:port" or "[v6]:port".
-// Its errors do not echo the input: "socks5://user:secret" (a forgotten
-// host) would otherwise print the password as the port.
+// parseHostPort fills p.Host and p.Port from "host[:port]" or
+// "[v6][:port]". Its errors do not echo the input: "socks5://user:secret"
+// (a forgotten host) would otherwise print the password as the port.
 func (p *Proxy) parseHostPort(hostport string) error {
 	if hostport == "" {
 		return parseErr("missing host")
 	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		if !strings.Contains(strings.TrimPrefix(hostport, "["), ":") || strings.HasSuffix(hostport, "]") {
-			return parseErr("missing port")
+		// No port at all: the whole is the host, an IPv6 literal in
+		// brackets (RFC 3986 §3.2.2). An IPv6 address without them is
+		// ambiguous: its last group could be a port.
+		n := len(hostport)
+		switch {
+		case n > 2 && hostport[0] == '[' && hostport[n-1] == ']':
+			host = hostport[1 : n-1]
+		case strings.ContainsAny(hostport, ":[]"):
+			return parseErr("malformed host:port (bracket IPv6 addresses: [::1]:1080)")
+		default:
+			host = hostport
 		}
-		return parseErr("malformed host:port (bracket IPv6 addresses: [::1]:1080)")
 	}
 	if host == "" {
 		return parseErr("missing host")
@@ -168,14 +195,38 @@ func (p *Proxy) parseHostPort(hostport string) error {
 	if !isHostName(host) {
 		return parseErr("invalid host")
 	}
+	p.Host, p.Port = host, defaultPort
 	if port == "" {
-		return parseErr("missing port")
+		return nil
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 1 || n > 65535 {
 		return parseErr("invalid port, want 1-65535")
 	}
-	p.Host, p.Port = host, n
+	p.Port = n
+	return nil
+}
+
+// parseQuery reads the query of a proxy URL: nothing, or timeout_ms=N
+// (whole milliseconds, 0 for none) into p.Timeout.
+func (p *Proxy) parseQuery(query string) error {
+	if query == "" {
+		return nil
+	}
+	values, err := url.ParseQuery(query)
+	if err != nil {
+		return parseErr("malformed query")
+	}
+	for key, v := range values {
+		if key != "timeout_ms" || len(v) != 1 {
+			return parseErr("unexpected path, query or fragment after host:port (the one query parameter is timeout_ms)")
+		}
+		ms, err := strconv.ParseInt(v[0], 10, 64)
+		if err != nil || ms < 0 || ms > maxTimeoutMS {
+			return parseErr("invalid timeout_ms, want whole milliseconds, 0 or more")
+		}
+		p.Timeout = time.Duration(ms) * time.Millisecond
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,15 @@ func TestParseProxyURL(t *testing.T) {
 		// the userinfo, the first ':' ends the username.
 		{"socks5://u:p@ss:w#rd/x@h:1080", Proxy{Host: "h", Port: 1080, Username: "u", Password: "p@ss:w#rd/x"}},
 		{"socks5://u:a+b@h:1080", Proxy{Host: "h", Port: 1080, Username: "u", Password: "a+b"}},
+		// No port, or an empty one, is the IANA SOCKS port (RFC 1928
+		// §3, RFC 3986 §3.2.3), as the configuration always read it.
+		{"socks5://h", Proxy{Host: "h", Port: 1080}},
+		{"socks5://h:", Proxy{Host: "h", Port: 1080}},
+		{"socks5://[::1]", Proxy{Host: "::1", Port: 1080}},
+		{"socks5://u:p@h/", Proxy{Host: "h", Port: 1080, Username: "u", Password: "p"}},
+		// Reacher's proxy.timeout_ms as a query parameter.
+		{"socks5://u@[::1]:9?timeout_ms=1500", Proxy{Host: "::1", Port: 9, Username: "u", Timeout: 1500 * time.Millisecond}},
+		{"socks5://h:1080/?timeout_ms=0", Proxy{Host: "h", Port: 1080}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -59,9 +69,6 @@ func TestParseProxyURLErrors(t *testing.T) {
 		{"odd scheme", "user:" + secret + "://h:1080", "unsupported scheme, want socks5"},
 		{"missing host", "socks5://:1080", "missing host"},
 		{"nothing after @", "socks5://u:" + plain + "@", "missing host"},
-		{"missing port", "socks5://h", "missing port"},
-		{"empty port", "socks5://h:", "missing port"},
-		{"bracketed v6 no port", "socks5://[::1]", "missing port"},
 		{"forgot host", "socks5://u:" + plain, "invalid port"},
 		{"port zero", "socks5://h:0", "invalid port"},
 		{"port too big", "socks5://h:65536", "invalid port"},
@@ -70,6 +77,15 @@ func TestParseProxyURLErrors(t *testing.T) {
 		{"unbracketed v6", "socks5://::1:1080", "malformed host:port"},
 		{"path", "socks5://h:1080/x", "unexpected path"},
 		{"query", "socks5://h:1080?timeout=5", "unexpected path"},
+		{"fragment", "socks5://h:1080#x", "unexpected path"},
+		{"fragment after query", "socks5://h:1080?timeout_ms=5#x", "unexpected path"},
+		{"timeout twice", "socks5://h:1080?timeout_ms=5&timeout_ms=6", "unexpected path"},
+		{"timeout not a number", "socks5://u:" + plain + "@h:1?timeout_ms=x", "invalid timeout_ms"},
+		{"timeout negative", "socks5://h:1?timeout_ms=-1", "invalid timeout_ms"},
+		{"timeout overflows", "socks5://h:1?timeout_ms=9223372036854775", "invalid timeout_ms"},
+		{"bad query escape", "socks5://h:1?timeout_ms=%zz", "malformed query"},
+		{"bracket without v6 end", "socks5://[::1", "malformed host:port"},
+		{"stray bracket", "socks5://h]", "malformed host:port"},
 		{"bad escape in password", "socks5://u:" + secret + "%zz@h:1080", "invalid percent-encoding in password"},
 		{"bad escape in user", "socks5://u%g:p@h:1080", "invalid percent-encoding in username"},
 		{"password without user", "socks5://:" + secret + "@h:1080", "password given without a username"},
@@ -143,7 +159,7 @@ func TestProxyRedaction(t *testing.T) {
 func FuzzParseProxyURL(f *testing.F) {
 	for _, s := range []string{
 		"socks5://u:p@h:1080", "socks5h://[::1]:1", "socks5://us%40er:p%3A@h:2/", "socks5://:p@h:1",
-		"socks5://u:p@ss@h:1", "socks5://h", "http://h:1",
+		"socks5://u:p@ss@h:1", "socks5://h", "http://h:1", "socks5://h:1/?timeout_ms=250",
 	} {
 		f.Add(s)
 	}
@@ -155,6 +171,9 @@ func FuzzParseProxyURL(f *testing.F) {
 		u := url.URL{Scheme: "socks5", Host: p.Addr()}
 		if p.Username != "" {
 			u.User = url.UserPassword(p.Username, p.Password)
+		}
+		if p.Timeout > 0 {
+			u.RawQuery = "timeout_ms=" + strconv.FormatInt(p.Timeout.Milliseconds(), 10)
 		}
 		q, err := ParseProxyURL(u.String())
 		if err != nil {

@@ -72,16 +72,6 @@ func NewRotation(proxies []Proxy, opts ...RotationOption) (*Rotation, error) {
 	return r, nil
 }
 
-// Len returns the number of proxies.
-func (r *Rotation) Len() int { return len(r.members) }
-
-// Next returns the next proxy in round-robin order, passing over proxies
-// in their cooldown unless every proxy is.
-func (r *Rotation) Next() (Proxy, Dialer) {
-	m := r.members[r.pick(-1)]
-	return m.proxy, m.dialer
-}
-
 // pick returns the index of the next usable member other than skip (pass
 // -1 to allow all). If none qualifies it returns the round-robin choice,
 // which may be skip itself.

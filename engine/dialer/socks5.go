@@ -22,16 +22,11 @@ type Dialer interface {
 type Conn struct {
 	net.Conn
 	proxy Proxy
-	bound net.Addr
 }
 
 // Proxy returns the proxy the connection goes through, so callers using a
 // Rotation can report which one served them.
 func (c *Conn) Proxy() Proxy { return c.proxy }
-
-// BoundAddr returns the address the proxy used for its side of the
-// connection to the target (BND.ADDR, RFC 1928 §6), or nil.
-func (c *Conn) BoundAddr() net.Addr { return c.bound }
 
 // socks5Dialer speaks RFC 1928 through golang.org/x/net/proxy.
 type socks5Dialer struct {
@@ -94,17 +89,13 @@ func (d *socks5Dialer) DialContext(ctx context.Context, network, address string)
 	if !ok {
 		return nil, fmt.Errorf("dialer: socks5 proxy %s: x/net/proxy dialer lacks DialContext", d.label)
 	}
-	c, err := cd.DialContext(ctx, network, address)
-	if err != nil {
+	if _, err := cd.DialContext(ctx, network, address); err != nil {
 		return nil, d.classify(ctx, rec, err)
 	}
 	// Return the raw TCP connection: the recorder is no longer needed, and
-	// x/net's wrapper adds nothing but BoundAddr, which we keep.
-	var bound net.Addr
-	if b, ok := c.(interface{ BoundAddr() net.Addr }); ok {
-		bound = b.BoundAddr()
-	}
-	return &Conn{Conn: rec.conn.Conn, proxy: d.p, bound: bound}, nil
+	// x/net's wrapper adds only BoundAddr (RFC 1928 §6 BND.ADDR), which no
+	// caller needs.
+	return &Conn{Conn: rec.conn.Conn, proxy: d.p}, nil
 }
 
 // recorder is the forward dialer given to x/net/proxy: it opens the TCP

@@ -54,25 +54,26 @@ func newCache(max int) *cache {
 	return &cache{max: max, ll: list.New(), index: make(map[cacheKey]*list.Element)}
 }
 
-// get returns the unexpired value cached for key.
-func (c *cache) get(key cacheKey, now time.Time) (value, bool) {
+// get returns the unexpired value cached for key and how long it still
+// holds.
+func (c *cache) get(key cacheKey, now time.Time) (value, time.Duration, bool) {
 	if c == nil {
-		return value{}, false
+		return value{}, 0, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.index[key]
 	if !ok {
-		return value{}, false
+		return value{}, 0, false
 	}
 	e := el.Value.(*entry)
 	if !now.Before(e.expires) {
 		c.ll.Remove(el)
 		delete(c.index, key)
-		return value{}, false
+		return value{}, 0, false
 	}
 	c.ll.MoveToFront(el)
-	return e.val, true
+	return e.val, e.expires.Sub(now), true
 }
 
 // put caches v for ttl, evicting the least recently used entry when full.

@@ -68,34 +68,44 @@ func (f *flights) leave(key string, fl *flight, gaveUp bool) {
 	}
 }
 
+// resolved is a lookup's value and how long it may still be cached (0:
+// not at all).
+type resolved struct {
+	val value
+	ttl time.Duration
+}
+
 // lookup returns key's cached value, or runs resolve once for all concurrent
-// callers asking for the same key and caches its result. A caller whose ctx
-// ends returns at once with a *ResolveError.
-func (r *Resolver) lookup(ctx context.Context, key cacheKey, resolve func(*Resolver, context.Context, string) (value, time.Duration)) value {
-	if v, ok := r.cache.get(key, r.now()); ok {
-		return v
+// callers asking for the same key and caches its result. It also says how
+// long the value holds, for a lookup built on another (an implicit MX on
+// the domain's addresses). A caller whose ctx ends returns at once with a
+// *ResolveError.
+func (r *Resolver) lookup(ctx context.Context, key cacheKey, resolve func(*Resolver, context.Context, string) (value, time.Duration)) (value, time.Duration) {
+	if v, ttl, ok := r.cache.get(key, r.now()); ok {
+		return v, ttl
 	}
 	if err := ctx.Err(); err != nil {
-		return value{err: &ResolveError{Domain: key.name + ".", Rcode: -1, Err: err}}
+		return value{err: &ResolveError{Domain: key.name + ".", Rcode: -1, Err: err}}, 0
 	}
 	flightKey := key.kind.String() + " " + key.name
 	fl := r.flights.join(ctx, flightKey)
 	ch := r.flights.group.DoChan(flightKey, func() (any, error) {
 		// A flight that ended just before this one began may have filled
 		// the cache.
-		if v, ok := r.cache.get(key, r.now()); ok {
-			return v, nil
+		if v, ttl, ok := r.cache.get(key, r.now()); ok {
+			return resolved{v, ttl}, nil
 		}
 		v, ttl := resolve(r, fl.ctx, key.name)
 		r.cache.put(key, v, ttl, r.now())
-		return v, nil
+		return resolved{v, ttl}, nil
 	})
 	select {
 	case res := <-ch:
 		r.flights.leave(flightKey, fl, false)
-		return res.Val.(value)
+		rv := res.Val.(resolved)
+		return rv.val, rv.ttl
 	case <-ctx.Done():
 		r.flights.leave(flightKey, fl, true)
-		return value{err: &ResolveError{Domain: key.name + ".", Rcode: -1, Err: ctx.Err()}}
+		return value{err: &ResolveError{Domain: key.name + ".", Rcode: -1, Err: ctx.Err()}}, 0
 	}
 }

@@ -23,7 +23,7 @@ func (r *Resolver) LookupIP(ctx context.Context, host string) ([]netip.Addr, err
 	if err != nil {
 		return nil, err
 	}
-	v := r.lookup(ctx, cacheKey{name: name, kind: kindIP}, (*Resolver).lookupIP)
+	v, _ := r.lookup(ctx, cacheKey{name: name, kind: kindIP}, (*Resolver).lookupIP)
 	return slices.Clone(v.addrs), v.err
 }
 

@@ -11,6 +11,7 @@ package mx
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -164,7 +165,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) (Records, error)
 	if err != nil {
 		return Records{}, err
 	}
-	v := r.lookup(ctx, cacheKey{name: name, kind: kindMX}, (*Resolver).lookupMX)
+	v, _ := r.lookup(ctx, cacheKey{name: name, kind: kindMX}, (*Resolver).lookupMX)
 	return v.records.clone(), v.err
 }
 
@@ -193,7 +194,7 @@ func (r *Resolver) lookupMX(ctx context.Context, name string) (value, time.Durat
 	}
 	// RFC 5321 §5.1: with no MX records, the domain's own address records
 	// make it an implicit MX.
-	found, ttl, err := r.hasAddress(ctx, fqdn)
+	found, ttl, err := r.hasAddress(ctx, name)
 	switch {
 	case err != nil:
 		return value{err: err}, 0
@@ -204,24 +205,21 @@ func (r *Resolver) lookupMX(ctx context.Context, name string) (value, time.Durat
 	return value{records: rec}, min(ttl, ans.negTTL)
 }
 
-// hasAddress reports whether fqdn has A or AAAA records, and for how long
-// that answer holds.
-func (r *Resolver) hasAddress(ctx context.Context, fqdn string) (bool, time.Duration, error) {
-	ttl := maxNegativeTTL
-	for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA} {
-		ans, err := r.query(ctx, fqdn, qtype)
-		if err != nil {
-			return false, 0, err
-		}
-		if len(ans.rrs) > 0 {
-			return true, ans.ttl, nil
-		}
-		ttl = min(ttl, ans.negTTL)
-		if ans.nx {
-			break // the name vanished since the MX query: AAAA would say the same
-		}
+// hasAddress reports whether name (a cache key) has A or AAAA records, and
+// for how long that answer holds. It is LookupIP's lookup, cached as one:
+// the SMTP step asks for the addresses of this implicit MX next, and then
+// finds them in the cache instead of asking again.
+func (r *Resolver) hasAddress(ctx context.Context, name string) (bool, time.Duration, error) {
+	v, ttl := r.lookup(ctx, cacheKey{name: name, kind: kindIP}, (*Resolver).lookupIP)
+	switch {
+	case v.err == nil:
+		return true, ttl, nil
+	case errors.Is(v.err, ErrNXDomain), errors.Is(v.err, ErrNoAddress):
+		// The name vanished since the MX query, or holds no address:
+		// either way, no mail.
+		return false, ttl, nil
 	}
-	return false, ttl, nil
+	return false, 0, v.err
 }
 
 // mxRecords turns an MX RRset into Records.

@@ -149,3 +149,39 @@ func TestLookupMXResolveError(t *testing.T) {
 		})
 	}
 }
+
+// TestImplicitMXSharesAddressLookup checks that the address lookup behind
+// an implicit MX is LookupIP's, cached as one: the SMTP step that then
+// resolves the exchanger sends no query of its own.
+func TestImplicitMXSharesAddressLookup(t *testing.T) {
+	srv := dnstest.Start(t, nil)
+	srv.AddA("implicit4.test.", "127.0.0.2")
+	srv.AddAAAA("implicit6.test.", "::1")
+	srv.AddRR(dnstest.RR(t, "nomail.test. 300 IN TXT \"v=spf1 -all\""))
+	tests := []struct {
+		domain  string
+		wantErr error // of both lookups: ErrNoMail, then ErrNoAddress
+		ipErr   error
+	}{
+		{"implicit4.test", nil, nil},
+		{"implicit6.test", nil, nil},
+		{"nomail.test", mx.ErrNoMail, mx.ErrNoAddress},
+	}
+	r := newResolver(t, mx.Config{}, srv)
+	for _, tt := range tests {
+		t.Run(tt.domain, func(t *testing.T) {
+			ctx := context.Background()
+			if _, err := r.LookupMX(ctx, tt.domain); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("LookupMX error = %v, want %v", err, tt.wantErr)
+			}
+			if _, err := r.LookupIP(ctx, tt.domain+"."); !errors.Is(err, tt.ipErr) {
+				t.Fatalf("LookupIP error = %v, want %v", err, tt.ipErr)
+			}
+			for _, qtype := range []uint16{dns.TypeMX, dns.TypeA, dns.TypeAAAA} {
+				if n := srv.QueriesFor(tt.domain+".", qtype); n != 1 {
+					t.Errorf("%s queries = %d, want 1", dns.TypeToString[qtype], n)
+				}
+			}
+		})
+	}
+}

@@ -28,9 +28,10 @@ func BenchmarkClassify(b *testing.B) {
 
 func BenchmarkRetryAfter(b *testing.B) {
 	r := parse(b, "450 4.7.1 <a@b.test>: greylisted, please try again in 300 seconds")
+	c, _ := Classify(r)
 	b.ReportAllocs()
 	for b.Loop() {
-		RetryAfter(r)
+		RetryAfter(r, c)
 	}
 }
 

@@ -198,7 +198,9 @@ func TestRetryAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.reply, func(t *testing.T) {
-			if got := RetryAfter(parse(t, tt.reply)).String(); got != tt.want {
+			r := parse(t, tt.reply)
+			c, _ := Classify(r)
+			if got := RetryAfter(r, c).String(); got != tt.want {
 				t.Errorf("RetryAfter(%q) = %s, want %s", tt.reply, got, tt.want)
 			}
 		})

@@ -26,10 +26,6 @@ type Params struct {
 	// CatchAllProbe is an address on the same domain that cannot exist
 	// (a random local part); "" disables the catch-all probe.
 	CatchAllProbe string
-	// MaxRecipients caps the recipients asked about in this session (the
-	// catch-all probe is not counted); 0 means no cap. The caller opens
-	// another session for the rest.
-	MaxRecipients int
 }
 
 // RecipientResult is the server's answer about one recipient.
@@ -140,9 +136,6 @@ type session struct {
 
 func (s *session) run(ctx context.Context) error {
 	todo := s.p.Recipients
-	if m := s.p.MaxRecipients; m > 0 && len(todo) > m {
-		todo = todo[:m]
-	}
 	if len(todo) == 0 {
 		_ = s.c.Quit(ctx)
 		return nil

@@ -196,9 +196,6 @@ var probeTests = []struct {
 	{name: "rate limit on first RCPT stops", opts: smtptest.Options{Mailbox: func(string) string { return "452 4.5.3 Too many recipients this hour" }},
 		params: smtpprobe.Params{Recipients: []string{"a@b.test", "b@b.test"}},
 		want:   []smtpprobe.Class{smtpprobe.TooManyRecipients}, wantCode: 452},
-	{name: "session cap", opts: smtptest.Options{CatchAll: true},
-		params: smtpprobe.Params{Recipients: []string{"a@b.test", "b@b.test", "c@b.test"}, MaxRecipients: 2},
-		want:   []smtpprobe.Class{smtpprobe.Deliverable, smtpprobe.Deliverable}},
 	{name: "injection: nothing sent", opts: smtptest.Options{CatchAll: true},
 		params: smtpprobe.Params{Recipients: []string{"a@b.test", "b@b.test>\r\nDATA"}}, wantCode: -1,
 		check: func(t *testing.T, out smtpprobe.Outcome, err error, s *smtptest.Server) {
@@ -264,7 +261,7 @@ func TestProbeGreylisting(t *testing.T) {
 	if err != nil || out.Recipients[0].Class != smtpprobe.Greylisted {
 		t.Fatalf("first Probe = %v, %v; want Greylisted", classes(out), err)
 	}
-	if got := smtpprobe.RetryAfter(out.Recipients[0].Reply); got != time.Minute {
+	if got := smtpprobe.RetryAfter(out.Recipients[0].Reply, out.Recipients[0].Class); got != time.Minute {
 		t.Errorf("RetryAfter = %v, want the 60 s the reply names", got)
 	}
 	out, err = probe(t, s, p, smtpprobe.ClientOptions{})

@@ -13,13 +13,15 @@ const (
 )
 
 // RetryAfter says how long to wait before asking again about a recipient
-// that got r. It is zero unless r is Greylisted, Temporary or
+// that got r, whose class c the caller has from Classify (or from
+// RecipientResult.Class): the reply is read once, not once per question
+// asked about it. It is zero unless c is Greylisted, Temporary or
 // TooManyRecipients (a Blocked or NeedsRDNS 4xx will not improve with
 // time). A wait in the text ("try again in 60 seconds", "greylisted for 20
 // minutes") wins over the default; it is kept between 1 s and 1 h.
-func RetryAfter(r *Reply) time.Duration {
+func RetryAfter(r *Reply, c Class) time.Duration {
 	var def time.Duration
-	switch c, _ := Classify(r); c {
+	switch c {
 	case Greylisted:
 		def = DefaultGreylistWait
 	case Temporary, TooManyRecipients:

@@ -3,18 +3,20 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
-	"time"
+
+	"github.com/mailprobe/mailprobe/engine/dialer"
 )
 
-// ErrBadProxyURL is wrapped by ParseProxyURLs errors.
-var ErrBadProxyURL = errors.New("bad proxy URL")
+// ErrBadProxyURL is wrapped by ParseProxyURLs errors. It is
+// dialer.ErrInvalidProxyURL: the configuration reads proxy URLs with the
+// engine's grammar, so there is one definition of a valid proxy URL.
+var ErrBadProxyURL = dialer.ErrInvalidProxyURL
 
-// ParseProxyURLs parses a comma-separated list of
-// socks5://[user[:password]@]host[:port][?timeout_ms=N] URLs (socks5h is
-// accepted as a synonym). Errors name the entry by position and never repeat
-// the text, which may hold a password.
+// ParseProxyURLs parses a comma-separated list of proxy URLs in the grammar
+// of dialer.ParseProxyURL: socks5://[user[:password]@]host[:port][?timeout_ms=N]
+// (socks5h is accepted as a synonym, the port defaults to 1080). Errors
+// name the entry by position and never repeat the text, which may hold a
+// password.
 func ParseProxyURLs(list string) ([]Proxy, error) {
 	var out []Proxy
 	var errs []error
@@ -29,42 +31,18 @@ func ParseProxyURLs(list string) ([]Proxy, error) {
 	return out, errors.Join(errs...)
 }
 
+// parseProxyURL reads one URL with the dialer's parser and keeps its
+// password as a Secret.
 func parseProxyURL(raw string) (Proxy, error) {
-	u, err := url.Parse(raw)
+	p, err := dialer.ParseProxyURL(raw)
 	if err != nil {
-		// *url.Error repeats the whole URL, password included: keep
-		// only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return Proxy{}, fmt.Errorf("%w: %w", ErrBadProxyURL, err)
+		return Proxy{}, err
 	}
-	if u.Scheme != "socks5" && u.Scheme != "socks5h" {
-		return Proxy{}, fmt.Errorf("%w: scheme must be socks5, got %q", ErrBadProxyURL, u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return Proxy{}, fmt.Errorf("%w: no host", ErrBadProxyURL)
-	}
-	p := Proxy{Host: u.Hostname(), Port: defaultProxyPort}
-	if port := u.Port(); port != "" {
-		n, err := strconv.Atoi(port)
-		if err != nil {
-			return Proxy{}, fmt.Errorf("%w: port %w: %q", ErrBadProxyURL, ErrNotANumber, port)
-		}
-		p.Port = n
-	}
-	if u.User != nil {
-		p.Username = u.User.Username()
-		pw, _ := u.User.Password()
-		p.Password = NewSecret(pw)
-	}
-	if ms := u.Query().Get("timeout_ms"); ms != "" {
-		n, err := strconv.ParseInt(ms, 10, 64)
-		if err != nil {
-			return Proxy{}, fmt.Errorf("%w: timeout_ms %w: %q", ErrBadProxyURL, ErrNotANumber, ms)
-		}
-		p.Timeout = time.Duration(n) * time.Millisecond
-	}
-	return p, nil
+	return Proxy{
+		Host:     p.Host,
+		Port:     p.Port,
+		Username: p.Username,
+		Password: NewSecret(p.Password),
+		Timeout:  p.Timeout,
+	}, nil
 }

@@ -10,8 +10,11 @@ import (
 // keys, which keeps MemoryCounter's cost per call constant on average.
 const sweepEvery = 1024
 
-// MemoryCounter is a Counter in memory: for the embedded mode (one
-// process) and for tests of Shared. It is safe for concurrent use.
+// MemoryCounter is a Counter in memory, for tests of Shared and of the
+// code that uses it (the engine's tests among them, hence exported). No
+// deployment uses it: one process gets Local, which needs no counter, and
+// the Lambda functions share a DynamoDB counter. It is safe for concurrent
+// use.
 type MemoryCounter struct {
 	clock Clock
 
