@@ -18,49 +18,31 @@ type BatchVerifier interface {
 	VerifyBatch(ctx context.Context, reqs []engine.Request) ([]engine.Result, error)
 }
 
-// storeLimit bounds the concurrent result writes of one message.
+// storeLimit bounds the concurrent result writes of one domain group.
 const storeLimit = 8
 
 // storeMargin is kept free before the deadline to store what the batch
-// concluded: the engine stops its sessions this long before ctx's deadline.
+// concluded: the engine's sessions end this long before ctx's deadline.
 const storeMargin = 5 * time.Second
 
-// runBatch verifies the message's pending items in one VerifyBatch call:
-// a message carries addresses of one domain, so they share SMTP sessions.
-// It holds one slot of the domain and one global slot; the engine's
-// per-MX limiter bounds the sessions it opens. Items the batch could not
-// conclude before the deadline are unfinished, so SQS delivers the message
-// again and only they are probed again.
-func (j *job) runBatch(work, start context.Context, bv BatchVerifier, outs []outcome) {
-	var todo []int
-	for i := range outs {
-		if outs[i].state == pending {
-			todo = append(todo, i)
-		}
-	}
-	if len(todo) == 0 {
-		return
-	}
-	release, ok := j.w.slots(start, j.domain)
-	if ok && (start.Err() != nil || !hasTime(work, j.budget)) {
-		release()
-		ok = false
-	}
+// runBatch verifies the group's items (one domain of the message) in one
+// VerifyBatch call, so they share SMTP sessions. It holds one slot of the
+// domain and one global slot; the engine's per-MX limiter bounds the
+// sessions it opens. Items the batch could not conclude before the
+// deadline are unfinished, so the message is delivered again and only they
+// are probed again. The concluded results are stored, then posted.
+func (j *job) runBatch(work, start context.Context, bv BatchVerifier, g domainGroup, outs []outcome) {
+	release, ok := j.claim(work, start, g.domain)
 	if !ok {
-		markPending(outs, unfinished)
+		markUnfinished(outs, g.idx)
 		return
 	}
-	reqs := make([]engine.Request, len(todo))
-	for k, i := range todo {
+	reqs := make([]engine.Request, len(g.idx))
+	for k, i := range g.idx {
 		reqs[k] = j.tmpl
 		reqs[k].ToEmail = j.msg.Items[i].Email
 	}
-	vctx, cancel := context.WithCancel(work)
-	if dl, ok := work.Deadline(); ok {
-		vctx, cancel = context.WithDeadline(work, dl.Add(-storeMargin))
-	}
-	results, err := bv.VerifyBatch(vctx, reqs)
-	cancel()
+	results, err := verifyBatch(work, bv, reqs)
 	release()
 	notFinal := make(map[int]bool)
 	var inc *engine.IncompleteError
@@ -69,20 +51,38 @@ func (j *job) runBatch(work, start context.Context, bv BatchVerifier, outs []out
 			notFinal[k] = true
 		}
 	} else if err != nil {
-		markPending(outs, unfinished)
+		markUnfinished(outs, g.idx)
 		return
 	}
-	var g errgroup.Group
-	g.SetLimit(storeLimit)
-	for k, i := range todo {
+	var stores errgroup.Group
+	stores.SetLimit(storeLimit)
+	for k, i := range g.idx {
 		if notFinal[k] {
 			outs[i] = outcome{state: unfinished}
 			continue
 		}
-		g.Go(func() error {
+		stores.Go(func() error {
 			outs[i] = j.conclude(work, j.msg.Items[i], results[k], results[k].Debug.Duration.Std())
 			return nil
 		})
 	}
-	_ = g.Wait() // conclude reports through outs, never an error
+	_ = stores.Wait() // conclude reports through outs, never an error
+	j.postAll(work, g.idx, outs)
+}
+
+// verifyBatch runs bv under a context that ends storeMargin before ctx's
+// deadline, so that what the batch concluded can still be stored.
+func verifyBatch(ctx context.Context, bv BatchVerifier, reqs []engine.Request) ([]engine.Result, error) {
+	vctx, cancel := beforeDeadline(ctx, storeMargin)
+	defer cancel()
+	return bv.VerifyBatch(vctx, reqs)
+}
+
+// beforeDeadline returns a context that ends reserve before ctx's
+// deadline, or with ctx if it has none.
+func beforeDeadline(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-reserve))
+	}
+	return context.WithCancel(ctx)
 }

@@ -138,3 +138,12 @@ func (h *hookReceiver) received() []hookBody {
 	defer h.mu.Unlock()
 	return append([]hookBody(nil), h.bodies...)
 }
+
+// extras returns the extra member of each body received, in order.
+func (h *hookReceiver) extras() []string {
+	var out []string
+	for _, b := range h.received() {
+		out = append(out, string(b.Extra))
+	}
+	return out
+}

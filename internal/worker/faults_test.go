@@ -216,11 +216,12 @@ func TestHandleSQSEventFiles(t *testing.T) {
 		file       string
 		wantFailed []string
 		wantStored map[string][]int // job → stored indices
+		wantExtras []string         // the extra of each webhook post
 	}{
-		{"sqs-one-address.json", nil, map[string][]int{"job-example-one": {0}}},
-		{"sqs-batch.json", nil, map[string][]int{"job-example-batch": {0, 1, 2, 3, 4}}},
-		{"sqs-reacher-shape.json", nil, map[string][]int{queue.ReacherJobID(1): {queue.ReacherIndex("someone@example.com")}}},
-		{"sqs-poison.json", []string{"0e6b6c7e-6f1a-4c3e-9b1d-000000000002"}, map[string][]int{"job-example-poison": {0, 2}}},
+		{"sqs-one-address.json", nil, map[string][]int{"job-example-one": {0}}, nil},
+		{"sqs-batch.json", nil, map[string][]int{"job-example-batch": {0, 1, 2, 3, 4}}, []string{`{"list":"newsletter"}`}},
+		{"sqs-reacher-shape.json", nil, map[string][]int{queue.ReacherJobID(1): {queue.ReacherIndex("someone@example.com")}}, nil},
+		{"sqs-poison.json", []string{"0e6b6c7e-6f1a-4c3e-9b1d-000000000002"}, map[string][]int{"job-example-poison": {0, 2}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -232,12 +233,13 @@ func TestHandleSQSEventFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Point the example webhook at the test receiver.
-			raw = []byte(strings.ReplaceAll(string(raw), "https://hooks.example.com/mailprobe", hook.URL))
+			raw = []byte(strings.ReplaceAll(string(raw), "http://127.0.0.1:9/mailprobe-hook", hook.URL+"/mailprobe-hook"))
 			var ev events.SQSEvent
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				t.Fatal(err)
 			}
 			var vis visibilityRecorder
+			// Metrics and EMF without Observer: the Deps of before Observer.
 			w := worker.New(worker.Config{BackendName: "test-backend", QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/mailprobe-jobs"},
 				worker.Deps{Verifier: e.verifier(nil), Store: e.store, Queue: e.queue, Webhook: webhook.New(webhook.Options{}),
 					Metrics: e.metrics, EMF: e.emf, Logger: testLogger(e.logs), Visibility: &vis})
@@ -257,6 +259,9 @@ func TestHandleSQSEventFiles(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(idx) {
 					t.Errorf("job %s stored indices %v, want %v", job, got, idx)
 				}
+			}
+			if extras := hook.extras(); fmt.Sprint(extras) != fmt.Sprint(tt.wantExtras) {
+				t.Errorf("webhook posts with extras %v, want %v", extras, tt.wantExtras)
 			}
 			// The poison record is made visible at once, to reach the
 			// dead-letter queue without waiting; the others are deleted.

@@ -123,7 +123,8 @@ func (e *env) worker(cfg worker.Config, v worker.Verifier, q worker.Rescheduler,
 		cfg.BackendName = "test-backend"
 	}
 	return worker.New(cfg, worker.Deps{Verifier: v, Store: e.store, Queue: q, Webhook: hook,
-		Metrics: e.metrics, EMF: e.emf, Logger: testLogger(e.logs)})
+		Observer: metrics.Observers{e.metrics, metrics.NewEMFObserver(e.emf, nil)}, Metrics: e.metrics,
+		Logger: testLogger(e.logs)})
 }
 
 // job creates a job for emails and returns its messages.

@@ -10,6 +10,8 @@ import (
 
 // LocalQueue is the embedded queue of `mailprobe serve`, with SQS's
 // semantics: delay, visibility timeout, receive count and dead-lettering.
+// Receive decodes each body: a Delivery carries its Message, or the decode
+// error in Err.
 type LocalQueue interface {
 	Receive(ctx context.Context, max int, wait time.Duration) ([]queue.Delivery, error)
 	Delete(ctx context.Context, d queue.Delivery) error
@@ -93,10 +95,6 @@ func (w *Worker) handleDelivery(ctx context.Context, q LocalQueue, d queue.Deliv
 	work := context.WithoutCancel(ctx)
 	log := w.deps.Logger.With("message_id", d.ID, "receive_count", d.ReceiveCount)
 	msg, err := d.Message, d.Err
-	if err == nil && msg.Version == 0 {
-		// A queue that does not decode for us.
-		msg, err = queue.Decode(d.Body)
-	}
 	if err != nil {
 		w.poison(ctx, log, err)
 		w.settleDelivery(work, q, d, fateReject)

@@ -16,17 +16,7 @@ import (
 
 // observe counts a final result and logs it with the guide's fields.
 func (w *Worker) observe(ctx context.Context, msg queue.Message, it queue.Item, res engine.Result, d time.Duration) {
-	if w.deps.Metrics != nil {
-		w.deps.Metrics.Observe(res, d)
-	}
-	if w.deps.EMF != nil {
-		w.emfMu.Lock()
-		err := metrics.EMF(w.deps.EMF, w.cfg.Now(), res, d)
-		w.emfMu.Unlock()
-		if err != nil {
-			w.deps.Logger.WarnContext(ctx, "EMF line not written", "err", err)
-		}
-	}
+	w.obs.Observe(res, d)
 	w.logVerification(ctx, "Verification completed", msg, it, res, d)
 }
 
@@ -53,18 +43,14 @@ func (w *Worker) logVerification(ctx context.Context, text string, msg queue.Mes
 }
 
 // emailAttr is the address itself when LogEmails is set, else a short
-// hash that still lets an operator grep one address's lines.
+// hash that still lets an operator grep one address's lines. The hash is
+// metrics.HashEmail, so the API's lines and the worker's agree.
 func (w *Worker) emailAttr(email string) slog.Attr {
 	if w.cfg.LogEmails {
 		return slog.String("email", email)
 	}
-	return slog.String("email_hash", HashEmail(email))
+	return slog.String("email_hash", metrics.HashEmail(email))
 }
-
-// HashEmail is the pseudonym of an address in logs: the first 16 hex
-// digits of the SHA-256 of its trimmed, lower-cased form. It is
-// metrics.HashEmail, so the API's lines and the worker's agree.
-func HashEmail(email string) string { return metrics.HashEmail(email) }
 
 // notify posts a stored result to the job's webhook. A failure is logged
 // and counted, never returned: the result is stored and stays stored.

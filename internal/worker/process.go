@@ -39,6 +39,9 @@ const (
 type outcome struct {
 	state state
 	hint  time.Duration // provisional only: how long the server asked us to wait
+	// post is the stored result to post to the webhook: set only when this
+	// delivery created the result and the message has a webhook.
+	post json.RawMessage
 }
 
 // job is one message being processed.
@@ -48,7 +51,6 @@ type job struct {
 	tmpl   engine.Request
 	hook   *webhook.Target
 	budget time.Duration
-	domain string
 }
 
 // Process verifies the items of one message and stores their final
@@ -79,7 +81,7 @@ func (w *Worker) process(work, start context.Context, msg queue.Message) (Report
 		w.deps.Logger.WarnContext(work, "Webhook ignored", "job_id", msg.JobID, "err", err)
 		hook = nil
 	}
-	j := &job{w: w, msg: msg, tmpl: tmpl, hook: hook, budget: w.budget(tmpl), domain: domainOf(msg.Items[0].Email)}
+	j := &job{w: w, msg: msg, tmpl: tmpl, hook: hook, budget: w.budget(tmpl)}
 	return w.settle(work, msg, j.run(work, start)), nil
 }
 
@@ -108,51 +110,6 @@ func (w *Worker) budget(req engine.Request) time.Duration {
 	return w.cfg.ProbeBudget
 }
 
-func domainOf(email string) string {
-	at := strings.LastIndexByte(email, '@')
-	return strings.ToLower(strings.TrimSpace(email[at+1:]))
-}
-
-// run processes the items in input order. A probe starts only once it has
-// a slot of its domain and a global slot, and only if the deadline leaves
-// it its whole budget: Lambda kills a function at its deadline, and a
-// probe cut short would be wasted and leave the SMTP server mid-session.
-func (j *job) run(work, start context.Context) []outcome {
-	outs := j.w.existing(work, j.msg)
-	if bv, ok := j.w.deps.Verifier.(BatchVerifier); ok && !j.w.cfg.PerAddress {
-		j.runBatch(work, start, bv, outs)
-		return outs
-	}
-	var wg sync.WaitGroup
-	for i, it := range j.msg.Items {
-		if outs[i].state != pending {
-			continue
-		}
-		release, ok := j.w.slots(start, j.domain)
-		// A semaphore may grant a free slot to an ended context, so look
-		// at start again before the probe.
-		if ok && (start.Err() != nil || !hasTime(work, j.budget)) {
-			release()
-			ok = false
-		}
-		if !ok {
-			markPending(outs[i:], unfinished)
-			break
-		}
-		wg.Go(func() { outs[i] = j.item(work, it, release) })
-	}
-	wg.Wait()
-	return outs
-}
-
-func markPending(outs []outcome, s state) {
-	for i := range outs {
-		if outs[i].state == pending {
-			outs[i].state = s
-		}
-	}
-}
-
 // existing finds the items a previous delivery already stored.
 func (w *Worker) existing(ctx context.Context, msg queue.Message) []outcome {
 	outs := make([]outcome, len(msg.Items))
@@ -163,9 +120,9 @@ func (w *Worker) existing(ctx context.Context, msg queue.Message) []outcome {
 			rec, err := w.deps.Store.GetResult(ctx, msg.JobID, it.Index)
 			if err == nil {
 				// A delivery that died between storing a result and
-				// counting it left it uncounted; PutResult of the stored
-				// record counts it exactly once and changes nothing else.
-				_, _, err = w.deps.Store.PutResult(ctx, rec)
+				// counting it left it uncounted; Recount counts it exactly
+				// once.
+				err = w.deps.Store.Recount(ctx, rec)
 			}
 			switch {
 			case err == nil:
@@ -201,30 +158,6 @@ func (w *Worker) slots(ctx context.Context, domain string) (release func(), ok b
 	}), true
 }
 
-func hasTime(ctx context.Context, budget time.Duration) bool {
-	if ctx.Err() != nil {
-		return false
-	}
-	dl, ok := ctx.Deadline()
-	return !ok || time.Until(dl) >= budget
-}
-
-// item verifies one address and stores its result if it is final.
-func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
-	defer release()
-	req := j.tmpl
-	req.ToEmail = it.Email
-	begin := j.w.cfg.Now()
-	res, err := j.w.deps.Verifier.Verify(ctx, req)
-	d := j.w.cfg.Now().Sub(begin)
-	release() // the slots guard the SMTP servers, not our storage
-	if err != nil {
-		j.w.deps.Logger.DebugContext(ctx, "Verification interrupted", "job_id", j.msg.JobID, "index", it.Index, "err", err)
-		return outcome{state: unfinished}
-	}
-	return j.conclude(ctx, it, res, d)
-}
-
 // conclude stores a result if it is final, or marks it for rescheduling.
 func (j *job) conclude(ctx context.Context, it queue.Item, res engine.Result, d time.Duration) outcome {
 	if res.Retry != nil && j.msg.Attempt < j.w.cfg.MaxAttempts {
@@ -243,9 +176,10 @@ func (j *job) conclude(ctx context.Context, it queue.Item, res engine.Result, d 
 	}
 	j.w.observe(ctx, j.msg, it, res, d)
 	// Only the delivery that created the result notifies: a concurrent
-	// duplicate delivery must not post it twice.
+	// duplicate delivery must not post it twice. The caller posts, after
+	// the results it is storing are stored.
 	if created && j.hook != nil {
-		j.w.notify(ctx, *j.hook, j.msg.JobID, it.Index, stored.Result)
+		return outcome{state: done, post: stored.Result}
 	}
 	return outcome{state: done}
 }

@@ -4,12 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
+
+// handlerReserve is the time HandleSQS keeps after its work ends and
+// before the Lambda's deadline, for the visibility calls of the records
+// it fails and for returning its response.
+const handlerReserve = 3 * time.Second
 
 // fate is what becomes of a received message.
 type fate int
@@ -36,15 +42,23 @@ const (
 // visibility timeout: an unfinished one comes back after RedeliveryDelay,
 // a rejected one at once (see holdRecord).
 //
+// Verification, storage and webhooks run under a context that ends
+// handlerReserve before ctx's deadline (the Lambda's), which leaves time
+// for the visibility calls and for returning the response: a function
+// killed at its deadline loses its response, and SQS then delivers the
+// whole batch again.
+//
 // The error is always nil: an error would make SQS retry the whole batch,
 // good records included.
 func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	work, cancel := beforeDeadline(ctx, handlerReserve)
+	defer cancel()
 	fates := make([]fate, len(ev.Records))
 	var g errgroup.Group
 	g.SetLimit(w.cfg.Concurrency)
 	for i, rec := range ev.Records {
 		g.Go(func() error {
-			fates[i] = w.handleRecord(ctx, rec)
+			fates[i] = w.handleRecord(ctx, work, rec)
 			return nil
 		})
 	}
@@ -58,12 +72,12 @@ func (w *Worker) HandleSQS(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	return resp, nil
 }
 
-// handleRecord processes one record and, unless it is done, sets when it
-// is delivered again.
-func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) fate {
+// handleRecord processes one record under work and, unless it is done,
+// sets when it is delivered again, within ctx's deadline.
+func (w *Worker) handleRecord(ctx, work context.Context, rec events.SQSMessage) fate {
 	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	log := w.deps.Logger.With("message_id", rec.MessageId, "receive_count", receives)
-	f := w.processRecord(ctx, log, rec)
+	f := w.processRecord(work, log, rec)
 	if f != fateDone {
 		w.holdRecord(ctx, log, rec, receives, f)
 	}

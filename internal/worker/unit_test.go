@@ -145,16 +145,6 @@ func TestLogHandlerKeys(t *testing.T) {
 	}
 }
 
-func TestHashEmail(t *testing.T) {
-	a, b := HashEmail("Someone@Example.com "), HashEmail("someone@example.com")
-	if a != b || len(a) != 16 {
-		t.Errorf("HashEmail = %q and %q, want equal 16-digit hashes", a, b)
-	}
-	if HashEmail("other@example.com") == a {
-		t.Error("different addresses hash alike")
-	}
-}
-
 // fakeQueue is a Rescheduler that records what it is asked and fails on
 // demand.
 type fakeQueue struct {

@@ -22,9 +22,10 @@ type VisibilityChanger interface {
 const DefaultRedeliveryBase = 30 * time.Second
 
 // visibilityCallTimeout bounds one ChangeMessageVisibility call. The call
-// is made even when the handler's context has ended (the Lambda is being
-// stopped mid-batch): a message left alone waits the queue's whole
-// visibility timeout.
+// is made even when the handler's context was cancelled (the Lambda is
+// being stopped mid-batch): a message left alone waits the queue's whole
+// visibility timeout. It still ends by the context's deadline, past which
+// the function is killed anyway.
 const visibilityCallTimeout = 5 * time.Second
 
 // RedeliveryDelay is how long an unfinished message stays hidden after its
@@ -57,7 +58,7 @@ func (w *Worker) holdRecord(ctx context.Context, log *slog.Logger, rec events.SQ
 	if f == fateAgain {
 		hide = RedeliveryDelay(w.cfg.RedeliveryBase, receives)
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), visibilityCallTimeout)
+	cctx, cancel := detached(ctx, visibilityCallTimeout)
 	defer cancel()
 	_, err := w.deps.Visibility.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(url),
@@ -85,4 +86,14 @@ func (w *Worker) queueURL(arn string) (string, bool) {
 	}
 	name := arn[strings.LastIndexByte(arn, ':')+1:]
 	return u, name == u[strings.LastIndexByte(u, '/')+1:]
+}
+
+// detached returns a context that outlives ctx's cancellation but not its
+// deadline, and ends after timeout at the latest.
+func detached(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	end := time.Now().Add(timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(end) {
+		end = dl
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), end)
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -33,10 +32,13 @@ type Verifier interface {
 // ResultStore keeps one result per (job, index). PutResult is idempotent:
 // the first write wins and a repeat returns the stored record with
 // created=false. GetResult returns store.ErrNotFound when nothing is
-// stored yet.
+// stored yet. Recount counts a record GetResult returned in its job unless
+// it is counted already (a delivery may have died between storing a result
+// and counting it).
 type ResultStore interface {
 	PutResult(ctx context.Context, rec store.Record) (stored store.Record, created bool, err error)
 	GetResult(ctx context.Context, jobID string, index int) (store.Record, error)
+	Recount(ctx context.Context, rec store.Record) error
 }
 
 // Rescheduler enqueues messages to be delivered after delay.
@@ -60,20 +62,25 @@ const (
 	DefaultProbeMargin = 15 * time.Second
 	DefaultRetryDelay  = 5 * time.Second
 
-	// MinDelay and MaxDelay bound a reschedule delay. 900 s is the largest
-	// DelaySeconds SQS accepts.
+	// MinDelay and MaxDelay bound a reschedule or redelivery delay;
+	// MaxDelay is the largest delay SQS accepts (DelaySeconds 900).
 	MinDelay = time.Second
-	MaxDelay = 900 * time.Second
+	MaxDelay = queue.MaxDelay
 )
 
 // Config tunes a Worker. Zero values take the defaults above.
 type Config struct {
-	// Concurrency bounds the verifications running at once in this
-	// process, over all messages.
+	// Concurrency bounds the probes running at once in this process, over
+	// all messages: single-address verifications with PerAddress (or a
+	// Verifier that cannot share sessions), otherwise shared-session
+	// batches, one per domain of a message, each of which may open several
+	// SMTP sessions (bounded by the engine's per-MX limits). It also bounds
+	// the messages HandleSQS and RunLocal handle at once.
 	Concurrency int
-	// PerDomain bounds the verifications of one domain running at once
-	// (politeness to its MX hosts). Messages carry addresses of one
-	// domain, so this is enforced per domain across messages.
+	// PerDomain bounds the probes of one domain running at once, over all
+	// messages (politeness to its MX hosts): verifications of its
+	// addresses, or its shared-session batches. A message may carry
+	// several domains; each item takes the slot of its own domain.
 	PerDomain int
 	// MaxAttempts bounds reschedules: a provisional result of a message
 	// whose Attempt has reached MaxAttempts is stored as final.
@@ -116,9 +123,17 @@ type Deps struct {
 	Store    ResultStore
 	Queue    Rescheduler
 	Webhook  Notifier
-	Metrics  *metrics.Registry
-	EMF      io.Writer // one EMF line per final result (Lambda stdout)
-	Logger   *slog.Logger
+	// Observer records each final result (for example
+	// metrics.Observers{registry, metrics.NewEMFObserver(os.Stdout, log)}).
+	// When it is nil, Metrics and EMF are observed instead.
+	Observer metrics.Observer
+	// Metrics counts errors; it also observes each final result when
+	// Observer is nil.
+	Metrics *metrics.Registry
+	// EMF, when Observer is nil, gets one CloudWatch EMF line per final
+	// result (Lambda stdout), through a metrics.EMFObserver.
+	EMF    io.Writer
+	Logger *slog.Logger
 	// Visibility shortens the wait of the SQS records HandleSQS fails;
 	// nil leaves them to the queue's visibility timeout.
 	Visibility VisibilityChanger
@@ -139,7 +154,7 @@ type Worker struct {
 	deps    Deps
 	global  *semaphore.Weighted
 	domains *keyedLimiter
-	emfMu   sync.Mutex // serializes EMF lines on writers that are not *os.File
+	obs     metrics.Observer
 }
 
 // New builds a Worker.
@@ -174,10 +189,28 @@ func New(cfg Config, deps Deps) *Worker {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	obs := deps.Observer
+	if obs == nil {
+		obs = defaultObserver(deps)
+	}
 	return &Worker{
 		cfg:     cfg,
 		deps:    deps,
 		global:  semaphore.NewWeighted(int64(cfg.Concurrency)),
 		domains: newKeyedLimiter(int64(cfg.PerDomain)),
+		obs:     obs,
 	}
+}
+
+// defaultObserver observes on deps.Metrics and writes EMF lines on
+// deps.EMF, whichever are set.
+func defaultObserver(deps Deps) metrics.Observer {
+	var obs metrics.Observers
+	if deps.Metrics != nil {
+		obs = append(obs, deps.Metrics)
+	}
+	if deps.EMF != nil {
+		obs = append(obs, metrics.NewEMFObserver(deps.EMF, deps.Logger))
+	}
+	return obs
 }

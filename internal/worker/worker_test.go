@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
@@ -93,7 +94,7 @@ func TestProcessStoresEachResultOnce(t *testing.T) {
 	if strings.Contains(logs, "@one.test") {
 		t.Errorf("logs contain an address although LogEmails is off:\n%s", logs)
 	}
-	if !strings.Contains(logs, `"email_hash":"`+worker.HashEmail(list[0])+`"`) ||
+	if !strings.Contains(logs, `"email_hash":"`+metrics.HashEmail(list[0])+`"`) ||
 		!strings.Contains(logs, `"backend":"test-backend"`) || !strings.Contains(logs, `"duration_ms":`) {
 		t.Errorf("log lines lack the guide's fields:\n%s", logs)
 	}

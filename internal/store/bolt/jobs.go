@@ -121,6 +121,14 @@ func (s *Store) PutResult(ctx context.Context, rec store.Record) (store.Record, 
 	return stored, created, nil
 }
 
+// Recount validates rec and does nothing else: PutResult writes a record
+// and its count in one transaction, so a stored record is always counted.
+// It exists so that callers written for stores that count in a second write
+// (see dynamo.Store.Recount) work unchanged.
+func (s *Store) Recount(_ context.Context, rec store.Record) error {
+	return store.CheckRecord(rec)
+}
+
 // index adds rec to the by-verdict and by-address indexes.
 func index(tx *bbolt.Tx, rec store.Record) error {
 	verdicts, err := tx.Bucket(bucketVerdicts).CreateBucketIfNotExists([]byte(rec.JobID))

@@ -105,36 +105,64 @@ func awsError(req *http.Request, status int, code string) *http.Response {
 
 // TestCrashBetweenPutAndCount stores a result item without counting it, as a
 // worker that died between the two writes leaves it; the redelivery counts
-// the stored verdict once.
+// the stored verdict once, whether it writes the result again (PutResult) or
+// finds it stored and recounts it (GetResult, then Recount).
 func TestCrashBetweenPutAndCount(t *testing.T) {
-	ctx := context.Background()
-	s := newStore(t)
-	if err := s.CreateJob(ctx, store.Job{ID: "j", Total: 1}); err != nil {
-		t.Fatalf("CreateJob: %v", err)
+	tests := []struct {
+		name    string
+		recover func(ctx context.Context, s *Store, redelivered store.Record) error
+	}{
+		{"PutResult", func(ctx context.Context, s *Store, redelivered store.Record) error {
+			got, created, err := s.PutResult(ctx, redelivered)
+			if err == nil && (created || got.IsReachable != store.Invalid) {
+				t.Errorf("PutResult(redelivery) = %+v, created %v; want the stored invalid record", got, created)
+			}
+			return err
+		}},
+		{"Recount", func(ctx context.Context, s *Store, redelivered store.Record) error {
+			got, err := s.GetResult(ctx, redelivered.JobID, redelivered.Index)
+			if err != nil {
+				return err
+			}
+			for range 2 { // a second redelivery counts nothing more
+				if err := s.Recount(ctx, got); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
 	}
-	first := store.Record{JobID: "j", Index: 0, Input: "a@b.c", IsReachable: store.Invalid, CreatedAt: time.Now()}
-	item, err := attributevalue.MarshalMap(toResultItem(first))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.putNew(ctx, item); err != nil {
-		t.Fatalf("put result item: %v", err)
-	}
-	if job, err := s.GetJob(ctx, "j"); err != nil || job.Processed != 0 {
-		t.Fatalf("GetJob after the crash = %+v, %v; want nothing counted", job, err)
-	}
-	redelivered := first
-	redelivered.IsReachable = store.Safe
-	got, created, err := s.PutResult(ctx, redelivered)
-	if err != nil || created || got.IsReachable != store.Invalid {
-		t.Fatalf("PutResult(redelivery) = %+v, %v, %v; want the stored invalid record", got, created, err)
-	}
-	job, err := s.GetJob(ctx, "j")
-	if err != nil {
-		t.Fatalf("GetJob: %v", err)
-	}
-	if job.Processed != 1 || job.Summary != (store.Summary{Invalid: 1}) || job.FinishedAt == nil {
-		t.Errorf("GetJob = %+v, want one invalid result, finished", job)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newStore(t)
+			if err := s.CreateJob(ctx, store.Job{ID: "j", Total: 1}); err != nil {
+				t.Fatalf("CreateJob: %v", err)
+			}
+			first := store.Record{JobID: "j", Index: 0, Input: "a@b.c", IsReachable: store.Invalid, CreatedAt: time.Now()}
+			item, err := attributevalue.MarshalMap(toResultItem(first))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.putNew(ctx, item); err != nil {
+				t.Fatalf("put result item: %v", err)
+			}
+			if job, err := s.GetJob(ctx, "j"); err != nil || job.Processed != 0 {
+				t.Fatalf("GetJob after the crash = %+v, %v; want nothing counted", job, err)
+			}
+			redelivered := first
+			redelivered.IsReachable = store.Safe
+			if err := tt.recover(ctx, s, redelivered); err != nil {
+				t.Fatalf("redelivery: %v", err)
+			}
+			job, err := s.GetJob(ctx, "j")
+			if err != nil {
+				t.Fatalf("GetJob: %v", err)
+			}
+			if job.Processed != 1 || job.Summary != (store.Summary{Invalid: 1}) || job.FinishedAt == nil {
+				t.Errorf("GetJob = %+v, want one invalid result, finished", job)
+			}
+		})
 	}
 }
 

@@ -113,10 +113,25 @@ func (s *Store) count(ctx context.Context, rec store.Record) error {
 	return err
 }
 
+// Recount counts rec, a record GetResult returned, in its job unless it is
+// counted already: it is the second write of PutResult alone. A call of
+// PutResult that died between its two writes left its result stored but
+// uncounted; a redelivery that finds the result stored calls Recount
+// instead of writing the result again.
+func (s *Store) Recount(ctx context.Context, rec store.Record) error {
+	if err := store.CheckRecord(rec); err != nil {
+		return err
+	}
+	if err := s.count(ctx, rec); err != nil {
+		return fmt.Errorf("dynamo: count result %s#%d: %w", rec.JobID, rec.Index, err)
+	}
+	return nil
+}
+
 // GetResult returns the stored result of (jobID, idx), or store.ErrNotFound.
 // A result read here may not be counted yet (a crash between the two writes
 // of PutResult): callers that skip work because it is stored must still pass
-// the record to PutResult, which counts it exactly once.
+// the record to Recount, which counts it exactly once.
 func (s *Store) GetResult(ctx context.Context, jobID string, idx int) (store.Record, error) {
 	r, _, err := s.getResult(ctx, jobID, idx)
 	if err != nil {

@@ -132,6 +132,39 @@ func testRedeliveryKeepsFirst(t *testing.T, s Store) {
 	}
 }
 
+// testRecount recounts stored records, as a redelivery that finds them
+// stored does: a counted record is never counted twice, and an invalid one
+// is refused.
+func testRecount(t *testing.T, s Store) {
+	ctx := context.Background()
+	mustCreateJob(t, s, "job-rc", 2)
+	for i, verdict := range []string{store.Safe, store.Invalid} {
+		mustPut(t, s, record("job-rc", i, verdict, base))
+	}
+	for i := range 2 {
+		got, err := s.GetResult(ctx, "job-rc", i)
+		if err != nil {
+			t.Fatalf("GetResult(%d): %v", i, err)
+		}
+		for range 2 {
+			if err := s.Recount(ctx, got); err != nil {
+				t.Fatalf("Recount(%d): %v", i, err)
+			}
+		}
+	}
+	job, err := s.GetJob(ctx, "job-rc")
+	if err != nil {
+		t.Fatalf("GetJob: %v", err)
+	}
+	if job.Processed != 2 || job.Summary != (store.Summary{Safe: 1, Invalid: 1}) || job.Status() != store.StatusCompleted {
+		t.Errorf("GetJob after recounts = %+v, want 1 safe and 1 invalid, completed", job)
+	}
+	bad := record("job-rc", 0, "maybe", base)
+	if err := s.Recount(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Recount(bad verdict) = %v, want ErrInvalid", err)
+	}
+}
+
 // testCountersExact writes 2 000 results from 8 goroutines, a quarter of them
 // twice (a redelivery with another verdict, racing the first delivery), and
 // checks every counter against what was stored.

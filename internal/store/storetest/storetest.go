@@ -23,6 +23,7 @@ type Store interface {
 	GetJob(ctx context.Context, id string) (store.Job, error)
 	PutResult(ctx context.Context, rec store.Record) (stored store.Record, created bool, err error)
 	GetResult(ctx context.Context, jobID string, index int) (store.Record, error)
+	Recount(ctx context.Context, rec store.Record) error
 	ListResults(ctx context.Context, jobID string, offset, limit int) ([]store.Record, error)
 	ResultsByVerdict(ctx context.Context, jobID, verdict string, since time.Time, limit int) ([]store.Record, error)
 	LatestByAddress(ctx context.Context, normalized string) (store.Record, error)
@@ -46,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"PutResultConcurrentDuplicates", testConcurrentDuplicates},
 		{"RedeliveryKeepsFirst", testRedeliveryKeepsFirst},
 		{"GetResult", testGetResult},
+		{"Recount", testRecount},
 		{"CountersExact", testCountersExact},
 		{"ListResultsPaging", testListResults},
 		{"ResultsByVerdict", testResultsByVerdict},
