@@ -33,10 +33,13 @@ type ResultCache interface {
 	PutCache(ctx context.Context, key string, value json.RawMessage, expires time.Time) error
 }
 
-// Enqueuer hands messages to the worker queue (SQS, or the embedded queue
-// locally), delivered no earlier than delay from now.
+// Enqueuer hands message bodies, encoded with queue.Encode, to the worker
+// queue (SQS, or the embedded queue locally), delivered no earlier than
+// delay from now. The API encodes every message itself, once: a bulk job's
+// messages must all be known good before the job is created, and those
+// same bytes are sent. A *queue.SendError's indices are indices into bodies.
 type Enqueuer interface {
-	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
+	SendRaw(ctx context.Context, delay time.Duration, bodies ...[]byte) error
 }
 
 // Metrics records one finished verification.
@@ -61,7 +64,7 @@ type Config struct {
 	ServeMetrics      bool            // expose GET /metrics (local mode)
 
 	MaxBodyBytes     int64 // single check body; default 16 KiB (Reacher's limit)
-	MaxBulkBytes     int64 // bulk body; default 8 MiB
+	MaxBulkBytes     int64 // bulk body; default DefaultMaxBulkBytes, LambdaMaxBulkBytes on Lambda
 	MaxBulkAddresses int   // addresses per bulk job; default 100 000
 	BatchItems       int   // addresses per queue message; default 100
 	BatchBytes       int   // bytes per queue message; default and maximum queue.MaxBodyBytes (SQS's 256 KiB)
@@ -69,6 +72,20 @@ type Config struct {
 	Version string // overrides the module version in /version (set by -ldflags in the wiring)
 	Commit  string // overrides the VCS revision in /version
 }
+
+// Limits of a bulk request body.
+const (
+	// DefaultMaxBulkBytes is the default Config.MaxBulkBytes, 8 MiB, for
+	// `mailprobe serve`.
+	DefaultMaxBulkBytes = 8 << 20
+	// LambdaMaxBulkBytes, 5.5 MiB, is the Config.MaxBulkBytes to use behind
+	// API Gateway: Lambda takes at most 6 MB of payload per synchronous
+	// invocation, and the body travels inside the JSON event, its quotes
+	// escaped (two more bytes per address: 200 KB for 100 000). A body that
+	// does not fit fails the invocation before the handler runs, and the
+	// client gets API Gateway's error instead of this API's 413.
+	LambdaMaxBulkBytes = 11 << 19
+)
 
 // DefaultConfig returns the documented defaults: 25 s inline budget, 24 h
 // cache, 60 requests per minute and 10 000 per day.
@@ -78,7 +95,7 @@ func DefaultConfig() Config {
 		CacheTTL:         24 * time.Hour,
 		Throttle:         throttle.DefaultLimits(),
 		MaxBodyBytes:     16 << 10,
-		MaxBulkBytes:     8 << 20,
+		MaxBulkBytes:     DefaultMaxBulkBytes,
 		MaxBulkAddresses: 100000,
 		BatchItems:       100,
 		BatchBytes:       queue.MaxBodyBytes,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -39,10 +40,10 @@ func (s *server) bulkCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	var msgs []queue.Message
+	var batch bulkBatch
 	job := store.Job{Total: len(in.emails), Webhook: in.webhook}
 	id, err := s.createJob(ctx, job, func(id string) (err error) {
-		msgs, err = s.bulkMessages(id, in)
+		batch, err = s.bulkMessages(id, in)
 		return err
 	})
 	if err != nil {
@@ -51,27 +52,39 @@ func (s *server) bulkCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	// Once the job exists, queueing finishes even if the client goes away:
 	// a half-queued job is worse than an unread job id.
-	if err := s.deps.Queue.Send(context.WithoutCancel(ctx), msgs, 0); err != nil {
-		s.logUnqueued(ctx, w, id, msgs, err)
+	if err := s.deps.Queue.SendRaw(context.WithoutCancel(ctx), 0, batch.bodies...); err != nil {
+		s.logUnqueued(ctx, w, id, batch.msgs, err)
 		s.internalError(w, fmt.Errorf("enqueue bulk job %s: %w", id, err))
 		return
 	}
 	s.writeJSON(w, http.StatusOK, bulkCreatedJSON{JobID: jobID(id)})
 }
 
-// bulkMessages builds the job's messages and encodes each once, so that a
-// message the queue would refuse is found before the job is created.
-func (s *server) bulkMessages(id string, in bulkInput) ([]queue.Message, error) {
+// bulkBatch is a bulk job's queue messages and their encoded bodies, index
+// for index: the bodies are sent, the messages tell what a failed send left
+// out.
+type bulkBatch struct {
+	msgs   []queue.Message
+	bodies [][]byte
+}
+
+// bulkMessages builds the job's messages and encodes each, once: a message
+// the queue would refuse is found before the job is created, and the bodies
+// are what is queued.
+func (s *server) bulkMessages(id string, in bulkInput) (bulkBatch, error) {
 	// The webhook rides in every message, outside Batch's size budget.
 	budget := s.cfg.BatchBytes - len(`,"webhook":`) - len(in.webhook)
 	msgs := queue.Batch(id, in.emails, nil, s.cfg.BatchItems, budget)
+	bodies := make([][]byte, len(msgs))
 	for i := range msgs {
 		msgs[i].Webhook = in.webhook
-		if _, err := queue.Encode(msgs[i]); err != nil {
-			return nil, fmt.Errorf("bulk message %d of %d: %w", i, len(msgs), err)
+		b, err := queue.Encode(msgs[i])
+		if err != nil {
+			return bulkBatch{}, fmt.Errorf("bulk message %d of %d: %w", i, len(msgs), err)
 		}
+		bodies[i] = b
 	}
-	return msgs, nil
+	return bulkBatch{msgs: msgs, bodies: bodies}, nil
 }
 
 // logUnqueued reports a job left with addresses that were never queued: it
@@ -159,6 +172,35 @@ const (
 	maxResultsLimit  = 1000
 )
 
+// resultsQuery is the paging of a results request.
+type resultsQuery struct {
+	format        string // "json" or "csv"
+	limit, offset int
+}
+
+// parseResultsQuery reads format, limit and offset.
+func parseResultsQuery(q url.Values) (resultsQuery, error) {
+	rq := resultsQuery{format: q.Get("format")}
+	if rq.format == "" {
+		rq.format = "json"
+	}
+	if rq.format != "json" && rq.format != "csv" {
+		return resultsQuery{}, badRequest("format must be json or csv.")
+	}
+	defLimit := defaultJSONLimit
+	if rq.format == "csv" {
+		defLimit = maxResultsLimit
+	}
+	var err error
+	if rq.limit, err = queryInt(q.Get("limit"), "limit", defLimit, 1, maxResultsLimit); err != nil {
+		return resultsQuery{}, err
+	}
+	if rq.offset, err = queryInt(q.Get("offset"), "offset", 0, 0, 1<<31-1); err != nil {
+		return resultsQuery{}, err
+	}
+	return rq, nil
+}
+
 // bulkResults serves GET /v1/bulk/{job_id}/results?format=json|csv. Unlike
 // Reacher, results can be read while the job runs; job_status says whether
 // more will come.
@@ -166,64 +208,106 @@ func (s *server) bulkResults(w http.ResponseWriter, r *http.Request) {
 	if !s.requireJobs(w) {
 		return
 	}
-	q := r.URL.Query()
-	format := q.Get("format")
-	if format == "" {
-		format = "json"
-	}
-	if format != "json" && format != "csv" {
-		s.writeError(w, http.StatusBadRequest, "format must be json or csv.")
-		return
-	}
-	defLimit := defaultJSONLimit
-	if format == "csv" {
-		defLimit = maxResultsLimit
-	}
-	limit, err := queryInt(q.Get("limit"), "limit", defLimit, 1, maxResultsLimit)
-	if err != nil {
-		s.writeRequestError(w, err)
-		return
-	}
-	offset, err := queryInt(q.Get("offset"), "offset", 0, 0, 1<<31-1)
+	q, err := parseResultsQuery(r.URL.Query())
 	if err != nil {
 		s.writeRequestError(w, err)
 		return
 	}
 	id := r.PathValue("job_id")
-	job, ok := s.loadJob(w, r, id)
-	if !ok {
+	page, err := s.readPage(r.Context(), id, q)
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(w, http.StatusNotFound, "Job not found.")
 		return
 	}
-	recs, err := s.deps.Jobs.ListResults(r.Context(), id, offset, limit)
 	if err != nil {
-		s.internalError(w, fmt.Errorf("list results of %s: %w", id, err))
+		s.internalError(w, err)
 		return
 	}
-	status := job.Status()
-	setPageHeaders(w.Header(), r.URL.EscapedPath(), format, job, limit, offset+len(recs))
-	if format == "csv" {
-		s.writeCSV(w, id, status, recs)
+	setPageHeaders(w.Header(), r.URL.EscapedPath(), q, page)
+	if q.format == "csv" {
+		s.writeCSV(w, id, page.status, page.recs)
 		return
 	}
 	out := struct {
 		Results   []json.RawMessage `json:"results"`
 		JobStatus string            `json:"job_status"`
-	}{Results: make([]json.RawMessage, len(recs)), JobStatus: status}
-	for i, rec := range recs {
+	}{Results: make([]json.RawMessage, len(page.recs)), JobStatus: page.status}
+	for i, rec := range page.recs {
 		out.Results[i] = rec.Result
 	}
 	s.writeJSON(w, http.StatusOK, out)
 }
 
+// resultsPage is one page of a job's results and what the paging headers
+// say about it.
+type resultsPage struct {
+	recs   []store.Record
+	status string // job_status
+	total  int    // the job's total_records; 0 when there is no job record
+	more   bool   // stored results remain past this page
+}
+
+// readPage reads one page of results. An id without a job record still
+// has its stored results listed (see joblessPage); the error wraps
+// store.ErrNotFound only when there is neither a job nor a result.
+func (s *server) readPage(ctx context.Context, id string, q resultsQuery) (resultsPage, error) {
+	if !validJobID(id) {
+		return resultsPage{}, store.ErrNotFound
+	}
+	job, err := s.deps.Jobs.GetJob(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.joblessPage(ctx, id, q)
+	}
+	if err != nil {
+		return resultsPage{}, fmt.Errorf("get job %s: %w", id, err)
+	}
+	recs, err := s.deps.Jobs.ListResults(ctx, id, q.offset, q.limit)
+	if err != nil {
+		return resultsPage{}, fmt.Errorf("list results of %s: %w", id, err)
+	}
+	return resultsPage{recs: recs, status: job.Status(), total: job.Total, more: q.offset+len(recs) < job.Processed}, nil
+}
+
+// joblessPage lists the results stored under an id that has no job record:
+// Reacher's bulk tasks (reacher-bulk-N) and other external producers write
+// results without one (docs/message-schema.md). Nothing says how many
+// addresses such a job has, so it is always Running and has no
+// X-Total-Count; one result past the page is read to know whether a next
+// page exists. An empty page is 404 only when nothing is stored at all.
+func (s *server) joblessPage(ctx context.Context, id string, q resultsQuery) (resultsPage, error) {
+	recs, err := s.deps.Jobs.ListResults(ctx, id, q.offset, q.limit+1)
+	if err != nil {
+		return resultsPage{}, fmt.Errorf("list results of %s: %w", id, err)
+	}
+	page := resultsPage{recs: recs, status: store.StatusRunning}
+	if len(recs) > q.limit {
+		page.recs, page.more = recs[:q.limit], true
+	}
+	if len(recs) == 0 && q.offset > 0 {
+		// Past the end of the stored results, or nothing stored at all.
+		recs, err = s.deps.Jobs.ListResults(ctx, id, 0, 1)
+		if err != nil {
+			return resultsPage{}, fmt.Errorf("list results of %s: %w", id, err)
+		}
+	}
+	if len(recs) == 0 {
+		return resultsPage{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
+	}
+	return page, nil
+}
+
 // setPageHeaders tells a client that pages (Reacher's clients expect the
 // whole job in one CSV) how much there is and where the next page starts:
-// X-Total-Count is the job's total_records, and Link rel="next" (RFC 8288)
-// is set while stored results remain past this page. A running job may get
-// more results later; X-Job-Status says so.
-func setPageHeaders(h http.Header, path, format string, job store.Job, limit, next int) {
-	h.Set("X-Total-Count", strconv.Itoa(job.Total))
-	if next < job.Processed {
-		h.Set("Link", fmt.Sprintf(`<%s?format=%s&limit=%d&offset=%d>; rel="next"`, path, format, limit, next))
+// X-Total-Count is the job's total_records (absent without a job record),
+// and Link rel="next" (RFC 8288) is set while stored results remain past
+// this page. A running job may get more results later; X-Job-Status says
+// so.
+func setPageHeaders(h http.Header, path string, q resultsQuery, p resultsPage) {
+	if p.total > 0 {
+		h.Set("X-Total-Count", strconv.Itoa(p.total))
+	}
+	if p.more {
+		h.Set("Link", fmt.Sprintf(`<%s?format=%s&limit=%d&offset=%d>; rel="next"`, path, q.format, q.limit, q.offset+len(p.recs)))
 	}
 }
 

@@ -35,7 +35,8 @@ const headerCache = "X-Mailprobe-Cache"
 //
 // Bypass: "skip_cache": true in the body or Cache-Control: no-cache skip the
 // lookup; the fresh final result still refreshes the cache unless the
-// request says Cache-Control: no-store.
+// request says Cache-Control: no-store, which alone still lets a cached
+// answer be served (RFC 9111 §5.2.1.5 forbids storing, not reading).
 type checkCache struct {
 	s     *server
 	key   string // "" when the request cannot use the cache
@@ -67,7 +68,10 @@ func (s *server) cacheFor(r *http.Request, body checkBody) checkCache {
 	return c
 }
 
-// cacheControl reads the no-cache and no-store directives (RFC 9111 §5.2.1).
+// cacheControl reads the request directives of RFC 9111 §5.2.1: no-cache
+// (§5.2.1.4) asks for a fresh answer, so the lookup is skipped; no-store
+// (§5.2.1.5) only forbids storing the response, so a cached answer may
+// still be served.
 func cacheControl(values []string) (noCache, noStore bool) {
 	for _, v := range values {
 		for d := range strings.SplitSeq(v, ",") {
@@ -76,7 +80,7 @@ func cacheControl(values []string) (noCache, noStore bool) {
 			case strings.EqualFold(d, "no-cache"):
 				noCache = true
 			case strings.EqualFold(d, "no-store"):
-				noCache, noStore = true, true
+				noStore = true
 			}
 		}
 	}
@@ -134,7 +138,7 @@ func (c *checkCache) lookup(ctx context.Context) ([]byte, bool) {
 		return nil, false
 	}
 	res.Input = c.input
-	res.Syntax = syntaxOf(c.addr)
+	res.Syntax = engine.SyntaxOf(c.addr, res.IsReachable)
 	b, err := json.Marshal(res)
 	if err != nil {
 		return nil, false
@@ -152,22 +156,6 @@ func sameInput(raw []byte, input string) bool {
 	const prefix = `{"input":`
 	return bytes.HasPrefix(raw, []byte(prefix)) && bytes.HasPrefix(raw[len(prefix):], q) &&
 		len(raw) > len(prefix)+len(q) && raw[len(prefix)+len(q)] == ','
-}
-
-// syntaxOf is the syntax object of a parsed address, as the engine writes
-// it.
-func syntaxOf(a address.Address) engine.Syntax {
-	s := engine.Syntax{
-		Address:         &a.Address,
-		Domain:          a.Domain,
-		IsValidSyntax:   true,
-		Username:        a.Username,
-		NormalizedEmail: &a.Normalized,
-	}
-	if sug, ok := a.Suggestion(); ok {
-		s.Suggestion = &sug
-	}
-	return s
 }
 
 // store caches a final result when it is worth caching.

@@ -118,7 +118,18 @@ func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.R
 		s.internalError(w, fmt.Errorf("encode request: %w", err))
 		return
 	}
-	id, err := s.createJob(ctx, store.Job{Total: 1, SingleShot: true}, nil)
+	// The message is encoded for the job's id before the job is stored, as
+	// for a bulk job: a message the queue would refuse leaves no job behind.
+	var body []byte
+	id, err := s.createJob(ctx, store.Job{Total: 1, SingleShot: true}, func(id string) (err error) {
+		body, err = queue.Encode(queue.Message{
+			Version: queue.Version,
+			JobID:   id,
+			Items:   []queue.Item{{Index: 0, Email: req.ToEmail}},
+			Request: reqJSON,
+		})
+		return err
+	})
 	if err != nil {
 		s.internalError(w, err)
 		return
@@ -127,13 +138,7 @@ func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.R
 	if verr == nil && res.Retry != nil {
 		delay = queue.ClampDelay(res.Retry.After)
 	}
-	msg := queue.Message{
-		Version: queue.Version,
-		JobID:   id,
-		Items:   []queue.Item{{Index: 0, Email: req.ToEmail}},
-		Request: reqJSON,
-	}
-	if err := s.deps.Queue.Send(ctx, []queue.Message{msg}, delay); err != nil {
+	if err := s.deps.Queue.SendRaw(ctx, delay, body); err != nil {
 		s.internalError(w, fmt.Errorf("enqueue single-shot job %s: %w", id, err))
 		return
 	}

@@ -129,6 +129,7 @@ func TestCheckEmailCache(t *testing.T) {
 		name       string
 		first      string
 		second     string
+		header1    map[string]string
 		header2    map[string]string
 		verdict    engine.Reachability
 		retry      bool
@@ -145,6 +146,9 @@ func TestCheckEmailCache(t *testing.T) {
 		{name: "ttl 0 disables", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com"}`, verdict: engine.Safe, ttl: 0, wantCalls: 2, wantHeader: "off"},
 		{name: "skip_cache", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com","skip_cache":true}`, verdict: engine.Safe, ttl: time.Hour, wantCalls: 2, wantHeader: "bypass"},
 		{name: "Cache-Control no-cache", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com"}`, header2: map[string]string{"Cache-Control": "max-age=0, No-Cache"}, verdict: engine.Safe, ttl: time.Hour, wantCalls: 2, wantHeader: "bypass"},
+		{name: "Cache-Control no-store still reads", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com"}`, header2: map[string]string{"Cache-Control": "no-store"}, verdict: engine.Safe, ttl: time.Hour, wantCalls: 1, wantHeader: "hit"},
+		{name: "Cache-Control no-store does not write", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com"}`, header1: map[string]string{"Cache-Control": "No-Store"}, verdict: engine.Safe, ttl: time.Hour, wantCalls: 2, wantHeader: "miss"},
+		{name: "Cache-Control no-cache, no-store", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com"}`, header1: map[string]string{"Cache-Control": "no-cache, no-store"}, header2: map[string]string{"Cache-Control": "no-cache, no-store"}, verdict: engine.Safe, ttl: time.Hour, wantCalls: 2, wantHeader: "bypass"},
 		{name: "other options, other key", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com","from_email":"x@example.org"}`, verdict: engine.Safe, ttl: time.Hour, wantCalls: 2, wantHeader: "miss"},
 		{name: "timeouts and retries share the key", first: `{"to_email":"a@example.com"}`, second: `{"to_email":"a@example.com","retries":3,"smtp_timeout":{"secs":5,"nanos":0}}`, verdict: engine.Safe, ttl: time.Hour, wantCalls: 1, wantHeader: "hit"},
 		{name: "gmail normalization shares the key", first: `{"to_email":"john.doe+news@gmail.com"}`, second: `{"to_email":"JohnDoe@googlemail.com"}`, verdict: engine.Safe, ttl: time.Hour, wantCalls: 1, wantHeader: "hit"},
@@ -157,7 +161,7 @@ func TestCheckEmailCache(t *testing.T) {
 					return testResult(req.ToEmail, tt.verdict), nil
 				}}
 			})
-			first := hs.do(t, "POST", "/v1/check_email", tt.first, nil)
+			first := hs.do(t, "POST", "/v1/check_email", tt.first, tt.header1)
 			hs.clock.Add(tt.advance)
 			second := hs.do(t, "POST", "/v1/check_email", tt.second, tt.header2)
 			if first.status != 200 || second.status != 200 {

@@ -43,11 +43,17 @@ func TestReacherResultRoundTrip(t *testing.T) {
 
 	hs := newHarness(t, nil)
 	hs.checker.fn = func(context.Context, engine.Request) (engine.Result, error) { return res, nil }
-	for range 2 { // the second answer comes from the cache
+	for _, wantCache := range []string{"miss", "hit"} { // the second answer comes from the cache
 		r := hs.do(t, "POST", "/v1/check_email", `{"to_email":"someone@gmail.com"}`, nil)
 		if string(r.body) != want {
 			t.Fatalf("served %s (%s)\nwant %s", r.body, r.header.Get(headerCache), want)
 		}
+		if got := r.header.Get(headerCache); got != wantCache {
+			t.Errorf("X-Mailprobe-Cache %q, want %q", got, wantCache)
+		}
+	}
+	if n := hs.checker.calls.Load(); n != 1 {
+		t.Errorf("engine called %d times, want 1", n)
 	}
 }
 

@@ -62,7 +62,7 @@ func (f *fakeChecker) Verify(ctx context.Context, req engine.Request) (engine.Re
 	return f.fn(ctx, req)
 }
 
-// fakeQueue records what was sent.
+// fakeQueue records what was sent, decoded as a worker would receive it.
 type fakeQueue struct {
 	mu     sync.Mutex
 	msgs   []queue.Message
@@ -70,13 +70,17 @@ type fakeQueue struct {
 	err    error
 }
 
-func (q *fakeQueue) Send(_ context.Context, msgs []queue.Message, delay time.Duration) error {
+func (q *fakeQueue) SendRaw(_ context.Context, delay time.Duration, bodies ...[]byte) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.err != nil {
 		return q.err
 	}
-	for _, m := range msgs {
+	for _, b := range bodies {
+		m, err := queue.Decode(b)
+		if err != nil {
+			return err // the API sent a body a worker would refuse
+		}
 		q.msgs = append(q.msgs, m)
 		q.delays = append(q.delays, delay)
 	}
@@ -257,7 +261,7 @@ func testResult(email string, verdict engine.Reachability) engine.Result {
 		return res
 	}
 	res.Normalized = addr.Normalized
-	res.Syntax = syntaxOf(addr)
+	res.Syntax = engine.SyntaxOf(addr, res.IsReachable)
 	res.Misc = engine.OK(engine.Misc{IsB2C: true})
 	res.MX = engine.OK(engine.MX{AcceptsMail: true, Records: []string{"mx." + addr.Domain + "."}})
 	res.SMTP = engine.OK(engine.SMTP{CanConnectSMTP: true, IsDeliverable: verdict == engine.Safe || verdict == engine.Risky})

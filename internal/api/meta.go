@@ -34,28 +34,40 @@ type versionJSON struct {
 	Go      string `json:"go"`
 }
 
-// buildVersion computes the /version body once, from the build information
-// embedded by the Go toolchain, overridden by what the wiring passes.
-func buildVersion(version, commit string) []byte {
-	v := versionJSON{Version: "(devel)", Commit: "unknown", Go: runtime.Version()}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" {
-			v.Version = bi.Main.Version
-		}
-		v.Go = bi.GoVersion
-		dirty := false
-		for _, st := range bi.Settings {
-			switch st.Key {
-			case "vcs.revision":
-				v.Commit = st.Value
-			case "vcs.modified":
-				dirty = st.Value == "true"
-			}
-		}
-		if dirty && v.Commit != "unknown" {
-			v.Commit += "-dirty"
+// BuildInfo describes the running binary from the build information the
+// Go toolchain embeds: module version, VCS commit ("-dirty" when the tree
+// was modified) and Go version. GET /version and `mailprobe version` both
+// report it.
+func BuildInfo() (version, commit, goVersion string) {
+	version, commit, goVersion = "(devel)", "unknown", runtime.Version()
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, commit, goVersion
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	goVersion = bi.GoVersion
+	dirty := false
+	for _, st := range bi.Settings {
+		switch st.Key {
+		case "vcs.revision":
+			commit = st.Value
+		case "vcs.modified":
+			dirty = st.Value == "true"
 		}
 	}
+	if dirty && commit != "unknown" {
+		commit += "-dirty"
+	}
+	return version, commit, goVersion
+}
+
+// buildVersion computes the /version body once: BuildInfo, overridden by
+// what the wiring passes.
+func buildVersion(version, commit string) []byte {
+	var v versionJSON
+	v.Version, v.Commit, v.Go = BuildInfo()
 	if version != "" {
 		v.Version = version
 	}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // Reason classifies why a body was rejected.
@@ -107,8 +109,10 @@ func validate(m Message) error {
 		switch {
 		case strings.TrimSpace(it.Email) == "":
 			return decodeErr(ReasonSchema, "item %d: empty email", it.Index)
-		case it.Index < 0 || it.Index > MaxIndex:
-			return decodeErr(ReasonIndex, "index %d out of [0, %d]", it.Index, MaxIndex)
+		case it.Index < 0 || it.Index > store.MaxIndex:
+			// The store refuses larger indices (exact in every JSON
+			// reader): refuse them here, before a worker receives them.
+			return decodeErr(ReasonIndex, "index %d out of [0, %d]", it.Index, store.MaxIndex)
 		case seen[it.Index]:
 			return decodeErr(ReasonIndex, "index %d repeated", it.Index)
 		}
@@ -202,7 +206,7 @@ const (
 )
 
 // ReacherIndex is the item index given to address email of a Reacher bulk
-// task: in [10^15, 9·10^15), below MaxIndex.
+// task: in [10^15, 9·10^15), below store.MaxIndex.
 func ReacherIndex(email string) int {
 	sum := sha256.Sum256([]byte(strings.TrimSpace(email)))
 	return reacherIndexBase + int(binary.BigEndian.Uint64(sum[:8])%reacherIndexSpan)

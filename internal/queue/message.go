@@ -28,8 +28,6 @@ const (
 	MaxDelay = 15 * time.Minute
 	// MaxVisibility is the longest a received message can stay hidden (12 h).
 	MaxVisibility = 12 * time.Hour
-	// MaxIndex is the largest item index: 2^53-1, exact in every JSON reader.
-	MaxIndex = 1<<53 - 1
 )
 
 // Errors callers branch on.

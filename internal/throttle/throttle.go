@@ -89,7 +89,6 @@ func (w Window) Length() time.Duration {
 // until the exceeded window ends.
 type LimitError struct {
 	Window     Window
-	Limit      int
 	RetryAfter time.Duration
 }
 
@@ -114,7 +113,6 @@ type Limiter struct {
 	counter Counter
 	limits  [4]int
 	now     func() time.Time
-	prefix  string
 }
 
 // Option configures a Limiter.
@@ -126,13 +124,6 @@ func WithClock(now func() time.Time) Option {
 	return func(l *Limiter) { l.now = now }
 }
 
-// WithPrefix namespaces the counter keys, so several limiters (or several
-// deployments sharing one table) do not share windows. The default prefix
-// is "throttle".
-func WithPrefix(p string) Option {
-	return func(l *Limiter) { l.prefix = p }
-}
-
 // New returns a Limiter over c. With all limits zero it allows everything
 // without touching c.
 func New(c Counter, lim Limits, opts ...Option) *Limiter {
@@ -140,7 +131,6 @@ func New(c Counter, lim Limits, opts ...Option) *Limiter {
 		counter: c,
 		limits:  [4]int{lim.PerSecond, lim.PerMinute, lim.PerHour, lim.PerDay},
 		now:     time.Now,
-		prefix:  "throttle",
 	}
 	for _, o := range opts {
 		o(l)
@@ -169,18 +159,22 @@ func (l *Limiter) Allow(ctx context.Context) error {
 			return fmt.Errorf("throttle: count %s window: %w", w, err)
 		}
 		if n > int64(limit) {
-			return &LimitError{Window: w, Limit: limit, RetryAfter: end.Sub(now)}
+			return &LimitError{Window: w, RetryAfter: end.Sub(now)}
 		}
 	}
 	return nil
 }
 
-// key names the counter of one window: the prefix, the window and the
+// keyPrefix starts every counter key, keeping the throttle's counters apart
+// from anything else stored in the same table.
+const keyPrefix = "throttle"
+
+// key names the counter of one window: keyPrefix, the window and the
 // window start in Unix seconds. Truncate works on absolute time, so every
 // instance computes the same key whatever its time zone.
 func (l *Limiter) key(w Window, start time.Time) string {
-	b := make([]byte, 0, len(l.prefix)+32)
-	b = append(b, l.prefix...)
+	b := make([]byte, 0, len(keyPrefix)+32)
+	b = append(b, keyPrefix...)
 	b = append(b, ':')
 	b = append(b, w.String()...)
 	b = append(b, ':')

@@ -158,16 +158,16 @@ func TestKeysAndExpiry(t *testing.T) {
 		got = append(got, k)
 		exp = append(exp, e)
 		return 1, nil
-	}), Limits{PerSecond: 1, PerMinute: 1, PerHour: 1, PerDay: 1}, WithPrefix("t"), WithClock(func() time.Time { return base.Add(1500 * time.Millisecond) }))
+	}), Limits{PerSecond: 1, PerMinute: 1, PerHour: 1, PerDay: 1}, WithClock(func() time.Time { return base.Add(1500 * time.Millisecond) }))
 	if err := l.Allow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	day := time.Date(2025, 7, 26, 0, 0, 0, 0, time.UTC)
 	want := []string{
-		fmt.Sprintf("t:second:%d", base.Unix()+1),
-		fmt.Sprintf("t:minute:%d", base.Unix()),
-		fmt.Sprintf("t:hour:%d", base.Truncate(time.Hour).Unix()),
-		fmt.Sprintf("t:day:%d", day.Unix()),
+		fmt.Sprintf("throttle:second:%d", base.Unix()+1),
+		fmt.Sprintf("throttle:minute:%d", base.Unix()),
+		fmt.Sprintf("throttle:hour:%d", base.Truncate(time.Hour).Unix()),
+		fmt.Sprintf("throttle:day:%d", day.Unix()),
 	}
 	wantExp := []time.Time{base.Add(2 * time.Second), base.Add(time.Minute), base.Truncate(time.Hour).Add(time.Hour), day.Add(24 * time.Hour)}
 	for i := range want {

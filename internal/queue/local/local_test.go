@@ -20,10 +20,7 @@ func TestContract(t *testing.T) {
 			t.Fatalf("Open: %v", err)
 		}
 		t.Cleanup(func() { q.Close() })
-		return queuetest.Harness{
-			Queue: q, DeadLetter: q.DeadLetter(),
-			SendRaw: func(ctx context.Context, body []byte) error { return q.SendRaw(ctx, 0, body) },
-		}
+		return queuetest.Harness{Queue: q, DeadLetter: q.DeadLetter()}
 	})
 }
 

@@ -29,8 +29,11 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Message, delay time.Durat
 	return q.SendRaw(ctx, delay, bodies...)
 }
 
-// SendRaw enqueues bodies as they are, without validation: for moving
-// dead letters back (a redrive) and for tests of poison messages.
+// SendRaw enqueues bodies as they are, without validation, all or none:
+// for a producer that encoded its messages with queue.Encode beforehand
+// (the API does, to refuse a bulk job before creating it), for moving dead
+// letters back (a redrive) and for tests of poison messages. A body over
+// queue.MaxBodyBytes fails the call with queue.ErrTooLarge.
 func (q *Queue) SendRaw(ctx context.Context, delay time.Duration, bodies ...[]byte) error {
 	visible := q.now().Add(queue.ClampDelay(delay))
 	err := q.db.Update(func(tx *bbolt.Tx) error {

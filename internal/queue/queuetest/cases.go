@@ -103,7 +103,7 @@ func testDeadLetter(t *testing.T, open Opener) {
 	ctx := context.Background()
 	h := open(t, Config{Visibility: time.Second, MaxReceiveCount: 2})
 	poison := []byte(`{"version":9,"job_id":"job-p","items":[]}`)
-	if err := h.SendRaw(ctx, poison); err != nil {
+	if err := h.Queue.SendRaw(ctx, 0, poison); err != nil {
 		t.Fatalf("SendRaw: %v", err)
 	}
 	if err := h.Queue.Send(ctx, []queue.Message{msg("job-p", 0, "a@x.com")}, 0); err != nil {
@@ -185,12 +185,55 @@ func testBatchSplitting(t *testing.T, open Opener) {
 	}
 }
 
+// testSendRaw sends bodies encoded beforehand, as the API does: they arrive
+// byte for byte and decoded, with the delay honoured like Send's.
+func testSendRaw(t *testing.T, open Opener) {
+	ctx := context.Background()
+	h := open(t, Config{Visibility: 30 * time.Second})
+	want := map[string]string{} // body by email
+	var bodies [][]byte
+	for i, e := range []string{"a@x.com", "b@y.com"} {
+		b, err := queue.Encode(msg("job-raw", i, e))
+		if err != nil {
+			t.Fatalf("Encode: %v", err)
+		}
+		bodies, want[e] = append(bodies, b), string(b)
+	}
+	start := time.Now()
+	if err := h.Queue.SendRaw(ctx, time.Second, bodies...); err != nil {
+		t.Fatalf("SendRaw: %v", err)
+	}
+	for _, d := range receiveN(t, h.Queue, len(bodies)) {
+		if d.Err != nil || string(d.Body) != want[d.Message.Items[0].Email] {
+			t.Errorf("delivery %s (err %v), want one of the bodies sent", d.Body, d.Err)
+		}
+		delete(want, d.Message.Items[0].Email)
+	}
+	if elapsed := time.Since(start); elapsed < time.Second {
+		t.Errorf("delayed bodies received after %v, want not before 1s", elapsed)
+	}
+	if len(want) != 0 {
+		t.Errorf("never received %v", want)
+	}
+}
+
+// testTooLarge: an oversized message fails Send, and an oversized body
+// SendRaw, before anything of the call is sent.
 func testTooLarge(t *testing.T, open Opener) {
+	ctx := context.Background()
 	h := open(t, Config{Visibility: time.Second})
 	big := msg("job-t", 0, strings.Repeat("a", queue.MaxBodyBytes)+"@x.com")
-	err := h.Queue.Send(context.Background(), []queue.Message{msg("job-t", 1, "b@x.com"), big}, 0)
+	err := h.Queue.Send(ctx, []queue.Message{msg("job-t", 1, "b@x.com"), big}, 0)
 	if !errors.Is(err, queue.ErrTooLarge) {
 		t.Errorf("Send(oversized) = %v, want ErrTooLarge", err)
 	}
-	receiveNone(t, h.Queue, time.Second) // nothing of the call was sent
+	small, err := queue.Encode(msg("job-t", 2, "c@x.com"))
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	err = h.Queue.SendRaw(ctx, 0, small, make([]byte, queue.MaxBodyBytes+1))
+	if !errors.Is(err, queue.ErrTooLarge) {
+		t.Errorf("SendRaw(oversized) = %v, want ErrTooLarge", err)
+	}
+	receiveNone(t, h.Queue, time.Second) // nothing of either call was sent
 }

@@ -14,6 +14,8 @@ import (
 // Queue is the behaviour under test, what the worker and the API use.
 type Queue interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
+	// SendRaw enqueues bodies as they are (already encoded, or poison).
+	SendRaw(ctx context.Context, delay time.Duration, bodies ...[]byte) error
 	Receive(ctx context.Context, n int, wait time.Duration) ([]queue.Delivery, error)
 	Delete(ctx context.Context, d queue.Delivery) error
 	Retry(ctx context.Context, d queue.Delivery, delay time.Duration) error
@@ -29,8 +31,6 @@ type Config struct {
 type Harness struct {
 	Queue      Queue
 	DeadLetter Queue
-	// SendRaw enqueues a body as it is, bypassing Encode (poison messages).
-	SendRaw func(ctx context.Context, body []byte) error
 }
 
 // Opener makes a Harness for cfg; it registers its own cleanup on t.
@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		fn   func(t *testing.T, open Opener)
 	}{
 		{"SendReceiveDelete", testSendReceiveDelete},
+		{"SendRawAsIs", testSendRaw},
 		{"DelayHonoured", testDelay},
 		{"VisibilityTimeoutRedelivers", testVisibility},
 		{"RetryDelays", testRetry},

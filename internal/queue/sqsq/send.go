@@ -25,18 +25,34 @@ const DefaultSendConcurrency = 8
 // Send enqueues msgs, visible after delay (whole seconds, at most 15 min),
 // with SendMessageBatch calls of at most 10 entries and 256 KiB, up to
 // DefaultSendConcurrency calls at once. Entries that fail in a partly failed
-// batch are retried with backoff when SQS blames itself, not the sender.
-// Every message is encoded first: an invalid or oversized one fails the call
-// before anything is sent. Otherwise a *queue.SendError lists the messages
-// that were not sent.
+// batch are retried with backoff when SQS blames itself, not the sender,
+// whatever happens to the other entries of the batch. Every message is
+// encoded first: an invalid or oversized one fails the call before anything
+// is sent. Otherwise a *queue.SendError lists the messages that were not
+// sent: those SQS refused, and those still failing after the retries.
 func (q *Queue) Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error {
-	bodies := make([]string, len(msgs))
+	bodies := make([][]byte, len(msgs))
 	for i, m := range msgs {
 		b, err := queue.Encode(m)
 		if err != nil {
 			return fmt.Errorf("sqsq: message %d: %w", i, err)
 		}
-		bodies[i] = string(b)
+		bodies[i] = b
+	}
+	return q.SendRaw(ctx, delay, bodies...)
+}
+
+// SendRaw is Send for bodies already encoded, sent as they are: for a
+// producer that encoded its messages with queue.Encode beforehand (the API
+// does, to refuse a bulk job before creating it) and for moving dead
+// letters back. A body over queue.MaxBodyBytes fails the call with
+// queue.ErrTooLarge before anything is sent; a *queue.SendError's indices
+// are indices into bodies.
+func (q *Queue) SendRaw(ctx context.Context, delay time.Duration, bodies ...[]byte) error {
+	for i, b := range bodies {
+		if len(b) > queue.MaxBodyBytes {
+			return fmt.Errorf("sqsq: message %d: %w: %d bytes, limit %d", i, queue.ErrTooLarge, len(b), queue.MaxBodyBytes)
+		}
 	}
 	delaySec := int32(queue.ClampDelay(delay) / time.Second)
 	batches := pack(bodies)
@@ -69,7 +85,7 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Message, delay time.Durat
 
 // pack groups body indices into batches of ≤ MaxBatchEntries entries and
 // ≤ MaxBodyBytes in total, keeping their order.
-func pack(bodies []string) [][]int {
+func pack(bodies [][]byte) [][]int {
 	var out [][]int
 	var cur []int
 	size := 0
@@ -89,58 +105,70 @@ func pack(bodies []string) [][]int {
 // errSenderFault marks a batch entry SQS refused for its content.
 var errSenderFault = errors.New("sqsq: entry refused")
 
-// sendBatch sends one batch, retrying the entries that failed on SQS's side.
-// It returns the indices still unsent and why.
-func (q *Queue) sendBatch(ctx context.Context, bodies []string, batch []int, delay int32) ([]int, error) {
+// sendBatch sends one batch, retrying the entries that failed on SQS's
+// side; an entry SQS refused is given up at once, and the retries of the
+// others go on. It returns the indices still unsent and why.
+func (q *Queue) sendBatch(ctx context.Context, bodies [][]byte, batch []int, delay int32) ([]int, error) {
 	pending := batch
-	var err error
+	var refused []int
+	var refusedErr, retryErr error
 	for round := range q.sendRounds {
 		if round > 0 {
 			if werr := sleep(ctx, q.backoff<<(round-1)); werr != nil {
-				return pending, errors.Join(err, werr)
+				return append(refused, pending...), errors.Join(refusedErr, retryErr, werr)
 			}
 		}
-		var retry, refused []int
-		retry, refused, err = q.sendOnce(ctx, bodies, pending, delay)
-		if len(refused) > 0 {
-			return append(refused, retry...), err
+		res := q.sendOnce(ctx, bodies, pending, delay)
+		if len(res.refused) > 0 {
+			refused, refusedErr = append(refused, res.refused...), res.refusedErr
 		}
-		if len(retry) == 0 {
-			return nil, nil
+		pending, retryErr = res.retry, res.retryErr
+		if len(pending) == 0 {
+			break
 		}
-		pending = retry
 	}
-	return pending, err
+	if len(refused) == 0 && len(pending) == 0 {
+		return nil, nil
+	}
+	return append(refused, pending...), errors.Join(refusedErr, retryErr)
 }
 
-// sendOnce returns the entries worth retrying and those refused for good.
-func (q *Queue) sendOnce(ctx context.Context, bodies []string, batch []int, delay int32) (retry, refused []int, err error) {
+// sendResult is the outcome of one SendMessageBatch call: the entries worth
+// retrying and those refused for good, each with the last reason.
+type sendResult struct {
+	retry, refused       []int
+	retryErr, refusedErr error
+}
+
+// sendOnce makes one SendMessageBatch call for the entries of batch.
+func (q *Queue) sendOnce(ctx context.Context, bodies [][]byte, batch []int, delay int32) sendResult {
 	entries := make([]types.SendMessageBatchRequestEntry, len(batch))
 	for j, i := range batch {
 		entries[j] = types.SendMessageBatchRequestEntry{
-			Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(bodies[i]), DelaySeconds: delay,
+			Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(bodies[i])), DelaySeconds: delay,
 		}
 	}
 	out, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(q.url), Entries: entries})
 	if err != nil {
 		// The SDK has already retried transient errors; whether any entry
 		// went through is unknown, so all are retried (the store dedupes).
-		return batch, nil, fmt.Errorf("sqsq: send batch: %w", err)
+		return sendResult{retry: batch, retryErr: fmt.Errorf("sqsq: send batch: %w", err)}
 	}
+	var res sendResult
 	for _, f := range out.Failed {
 		i, perr := strconv.Atoi(aws.ToString(f.Id))
 		if perr != nil {
-			return nil, batch, fmt.Errorf("sqsq: send batch: unknown entry id %q", aws.ToString(f.Id))
+			return sendResult{refused: batch,
+				refusedErr: fmt.Errorf("sqsq: send batch: unknown entry id %q", aws.ToString(f.Id))}
 		}
-		err = fmt.Errorf("sqsq: entry %d: %s: %s", i, aws.ToString(f.Code), aws.ToString(f.Message))
+		err := fmt.Errorf("sqsq: entry %d: %s: %s", i, aws.ToString(f.Code), aws.ToString(f.Message))
 		if f.SenderFault {
-			refused = append(refused, i)
-			err = fmt.Errorf("%w: %w", errSenderFault, err)
+			res.refused, res.refusedErr = append(res.refused, i), fmt.Errorf("%w: %w", errSenderFault, err)
 		} else {
-			retry = append(retry, i)
+			res.retry, res.retryErr = append(res.retry, i), err
 		}
 	}
-	return retry, refused, err
+	return res
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

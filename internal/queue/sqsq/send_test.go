@@ -2,6 +2,7 @@ package sqsq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -114,8 +115,8 @@ func TestSendConcurrent(t *testing.T) {
 
 // TestSendPartialFailures checks retries and the reported unsent messages
 // when batches run concurrently: entries SQS failed on its side are retried
-// until sent, a refused entry ends its batch's retries, and SendError lists
-// exactly what was not sent, in order.
+// until sent, even when another entry of the same batch was refused, and
+// SendError lists exactly what was not sent (the refused entries), in order.
 func TestSendPartialFailures(t *testing.T) {
 	refused := map[int]bool{13: true, 57: true}
 	f := newFake(func(id, attempt int) (bool, bool) {
@@ -134,9 +135,9 @@ func TestSendPartialFailures(t *testing.T) {
 	if !ok {
 		t.Fatalf("Send = %v, want a *queue.SendError", err)
 	}
-	// 10 and 15 failed on SQS's side in the round where 13 was refused, so
-	// they were not retried; 50 and 55 likewise with 57.
-	want := []int{10, 13, 15, 50, 55, 57}
+	// 10 and 15 failed on SQS's side in the round where 13 was refused (50
+	// and 55 likewise with 57): they are retried and sent all the same.
+	want := []int{13, 57}
 	if !slices.Equal(se.Unsent, want) {
 		t.Errorf("unsent %v, want %v", se.Unsent, want)
 	}
@@ -185,5 +186,33 @@ func BenchmarkSendSlowCalls(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/job")
 		})
+	}
+}
+
+// TestSendGivesUp checks the end of the retries: an entry SQS keeps failing
+// on its side is reported unsent after sendRounds attempts, next to a
+// refused one of the same batch, and the error says an entry was refused.
+func TestSendGivesUp(t *testing.T) {
+	f := newFake(func(id, _ int) (bool, bool) {
+		switch id {
+		case 3:
+			return true, false
+		case 4:
+			return true, true
+		}
+		return false, false
+	})
+	q := New(f, "http://sqs.test/q")
+	q.backoff = time.Millisecond
+	err := q.Send(context.Background(), messages(8), 0)
+	var se *queue.SendError
+	if !errors.As(err, &se) || !slices.Equal(se.Unsent, []int{3, 4}) {
+		t.Fatalf("Send = %v, want a *queue.SendError for 3 and 4", err)
+	}
+	if !errors.Is(err, errSenderFault) {
+		t.Errorf("Send = %v, want it to wrap errSenderFault", err)
+	}
+	if f.attempts[3] != q.sendRounds || f.attempts[4] != 1 {
+		t.Errorf("attempts: entry 3 %d (want %d), entry 4 %d (want 1)", f.attempts[3], q.sendRounds, f.attempts[4])
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -64,12 +63,6 @@ func (q *Queue) Receive(ctx context.Context, n int, wait time.Duration) ([]queue
 			m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]))
 	}
 	return ds, nil
-}
-
-// DeliveryFromEvent turns a record of a Lambda SQS event into a Delivery, so
-// the worker's handler shares the decoding with Receive.
-func DeliveryFromEvent(m events.SQSMessage) queue.Delivery {
-	return delivery(m.MessageId, m.Body, m.ReceiptHandle, m.Attributes["ApproximateReceiveCount"])
 }
 
 func delivery(id, body, receipt, count string) queue.Delivery {

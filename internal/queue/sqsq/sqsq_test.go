@@ -1,15 +1,14 @@
 package sqsq
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -64,13 +63,7 @@ func TestContract(t *testing.T) {
 	queuetest.Run(t, func(t *testing.T, cfg queuetest.Config) queuetest.Harness {
 		c := awsemu.SQS(t)
 		url, dlqURL := createQueue(t, c, cfg.Visibility, cfg.MaxReceiveCount)
-		h := queuetest.Harness{
-			Queue: New(c, url),
-			SendRaw: func(ctx context.Context, body []byte) error {
-				_, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(body))})
-				return err
-			},
-		}
+		h := queuetest.Harness{Queue: New(c, url)}
 		if dlqURL != "" {
 			h.DeadLetter = New(c, dlqURL)
 		}
@@ -136,14 +129,14 @@ func TestSendRetriesPartialFailure(t *testing.T) {
 }
 
 func TestPack(t *testing.T) {
-	third := strings.Repeat("x", queue.MaxBodyBytes/3)
+	third := bytes.Repeat([]byte("x"), queue.MaxBodyBytes/3)
 	tests := []struct {
 		name   string
-		bodies []string
+		bodies [][]byte
 		want   string
 	}{
-		{"ten per batch", make([]string, 23), "[[0 1 2 3 4 5 6 7 8 9] [10 11 12 13 14 15 16 17 18 19] [20 21 22]]"},
-		{"bytes per batch", []string{third, third, third, third, "y"}, "[[0 1 2] [3 4]]"},
+		{"ten per batch", make([][]byte, 23), "[[0 1 2 3 4 5 6 7 8 9] [10 11 12 13 14 15 16 17 18 19] [20 21 22]]"},
+		{"bytes per batch", [][]byte{third, third, third, third, []byte("y")}, "[[0 1 2] [3 4]]"},
 		{"none", nil, "[]"},
 	}
 	for _, tt := range tests {
@@ -152,18 +145,5 @@ func TestPack(t *testing.T) {
 				t.Errorf("pack = %s, want %s", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestDeliveryFromEvent(t *testing.T) {
-	d := DeliveryFromEvent(events.SQSMessage{
-		MessageId: "m1", ReceiptHandle: "r1", Body: `{"version":1,"job_id":"j","items":[{"index":4,"email":"a@x"}]}`,
-		Attributes: map[string]string{"ApproximateReceiveCount": "3"},
-	})
-	if d.Err != nil || d.ID != "m1" || d.ReceiptHandle != "r1" || d.ReceiveCount != 3 || d.Message.Items[0].Index != 4 {
-		t.Errorf("DeliveryFromEvent = %+v", d)
-	}
-	if bad := DeliveryFromEvent(events.SQSMessage{Body: "nope"}); !queue.IsDecodeError(bad.Err) {
-		t.Errorf("DeliveryFromEvent(bad body).Err = %v, want a *DecodeError", bad.Err)
 	}
 }
