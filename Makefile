@@ -43,7 +43,7 @@ build-ApiFunction:
 build-SqsWorkerFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sqsworker
 
-## tools: staticcheck, the Lambda Runtime Interface Emulator, benchstat (Go module proxy only)
+## tools: staticcheck and the Lambda Runtime Interface Emulator (Go module proxy only)
 tools:
 	@mkdir -p $(TOOLS)
 	@test -x $(TOOLS)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
@@ -65,16 +65,25 @@ lint: vet staticcheck
 unit:
 	$(GO) test -race ./...
 
+# -fuzzminimizetime keeps the fuzzer fuzzing instead of shrinking inputs
+# for most of a short run.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./engine/address
-	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) ./engine/smtpprobe
-	$(GO) test -run '^$$' -fuzz '^FuzzParseProxyURL$$' -fuzztime $(FUZZTIME) ./engine/dialer
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/queue
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/address
+	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/smtpprobe
+	$(GO) test -run '^$$' -fuzz '^FuzzParseProxyURL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/dialer
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/queue
 
-## bench: engine, API and bulk benchmarks; compare runs with benchstat
+## bench: the README's performance table, each figure with its own settings; benchstat summarises
 bench:
 	@test -x $(TOOLS)/benchstat || $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./engine/... ./internal/api/... | tee bench.out
+	{ $(GO) test -run '^$$' -bench 'ParseAddress|Suggest' -benchmem -count 6 ./engine/address && \
+	  $(GO) test -run '^$$' -bench 'Classify' -benchmem -count 6 ./engine/smtpprobe && \
+	  $(GO) test -run '^$$' -bench 'EngineCPU' -benchtime 3000x -count 6 ./engine && \
+	  $(GO) test -run '^$$' -bench 'Bulk|VerifyLatency' -benchtime 1x -count 6 ./engine && \
+	  $(GO) test -run '^$$' -bench 'Concurrent1000' -benchtime 1x -count 6 ./engine && \
+	  $(GO) test -run '^$$' -bench 'Serve' -count 6 ./internal/api && \
+	  $(GO) test -run '^$$' -bench 'EmbeddedJob100k' -benchtime 1x -count 2 ./internal/app && \
+	  $(GO) test -run '^$$' -bench 'ColdStart' -benchtime 10x -count 6 ./e2e; } | tee bench.out
 	benchstat bench.out
 
 events:

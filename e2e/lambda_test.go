@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/store/dynamo"
 	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
@@ -24,6 +25,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	awsemu.Stop()
+	rie.Cleanup()
 	os.Exit(code)
 }
 
@@ -185,31 +187,55 @@ func TestWorkerEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			var out events.SQSEventResponse
-			if err := json.Unmarshal(s.worker.Invoke(t, event(t, tt.file)), &out); err != nil {
-				t.Fatal(err)
+			first := s.deliver(t, tt.file)
+			if strings.Join(first, ",") != strings.Join(tt.failures, ",") {
+				t.Errorf("batch item failures = %v, want %v", first, tt.failures)
 			}
-			var got []string
-			for _, f := range out.BatchItemFailures {
-				got = append(got, f.ItemIdentifier)
+			type key struct {
+				job string
+				i   int
 			}
-			if strings.Join(got, ",") != strings.Join(tt.failures, ",") {
-				t.Errorf("batch item failures = %v, want %v", got, tt.failures)
-			}
+			stored := map[key]store.Record{}
 			for job, idxs := range tt.stored {
 				for _, i := range idxs {
-					if _, err := s.store.GetResult(context.Background(), job, i); err != nil {
+					rec, err := s.store.GetResult(context.Background(), job, i)
+					if err != nil {
 						t.Errorf("result %s#%d: %v", job, i, err)
 					}
+					stored[key{job, i}] = rec
 				}
 			}
-			// Delivering the same event again stores nothing new.
-			s.worker.Invoke(t, event(t, tt.file))
+			// Delivering the same event again answers the same and
+			// stores nothing new: every stored result is the first one.
+			if again := s.deliver(t, tt.file); strings.Join(again, ",") != strings.Join(first, ",") {
+				t.Errorf("redelivery: batch item failures = %v, want %v", again, first)
+			}
+			for k, rec := range stored {
+				again, err := s.store.GetResult(context.Background(), k.job, k.i)
+				if err != nil || !again.CreatedAt.Equal(rec.CreatedAt) || string(again.Result) != string(rec.Result) {
+					t.Errorf("result %s#%d changed on redelivery (%v)", k.job, k.i, err)
+				}
+			}
 		})
 	}
 	if strings.Contains(s.worker.Logs(), "proxy-pass") || strings.Contains(s.api.Logs(), "proxy-pass") {
 		t.Error("a function logged the proxy password")
 	}
+}
+
+// deliver hands an event file to the worker and returns the ids of the
+// records it reported as failed.
+func (s *stack) deliver(t *testing.T, file string) []string {
+	t.Helper()
+	var out events.SQSEventResponse
+	if err := json.Unmarshal(s.worker.Invoke(t, event(t, file)), &out); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range out.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
 }
 
 func (s *stack) receive(t *testing.T) events.SQSEvent {

@@ -234,9 +234,13 @@ func TestParametersAndEnvironment(t *testing.T) {
 		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY":    "ThrottlePerDay", "RCH__CACHE_TTL": "CacheTtlSeconds",
 		"MAILPROBE_LOG_LEVEL": "LogLevel", "MAILPROBE_TABLE": "MailprobeTable", "MAILPROBE_QUEUE_URL": "JobQueue",
 	}
-	// apiOnly are set on ApiFunction only: the worker serves no HTTP and
-	// must not hold the header secret (least privilege).
-	apiOnly := map[string]bool{"RCH__HEADER_SECRET": true}
+	// apiOnly are set on ApiFunction only: the worker serves no HTTP, so it
+	// must not hold the header secret (least privilege) and has no use
+	// for the request throttle or the result cache.
+	apiOnly := map[string]bool{
+		"RCH__HEADER_SECRET": true, "RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE": true,
+		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY": true, "RCH__CACHE_TTL": true,
+	}
 	for _, id := range functionIDs {
 		vars := must(t, resources, id, "Properties", "Environment", "Variables")
 		for name, ref := range env {

@@ -27,8 +27,5 @@ echo "== go test -race"
 go test -race -timeout 12m ./...
 
 echo "== fuzz ($FUZZTIME each)"
-go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$FUZZTIME" ./engine/address
-go test -run '^$' -fuzz '^FuzzReadReply$' -fuzztime "$FUZZTIME" ./engine/smtpprobe
-go test -run '^$' -fuzz '^FuzzParseProxyURL$' -fuzztime 5s ./engine/dialer
-go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 5s ./internal/queue
+make --no-print-directory fuzz FUZZTIME="$FUZZTIME"
 echo "== make test: all passed"

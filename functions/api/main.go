@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -15,7 +14,8 @@ import (
 func main() {
 	h, err := app.APIFunction(context.Background(), os.Environ())
 	if err != nil {
-		fmt.Fprintf(os.Stderr, `{"level":"ERROR","msg":"cold start failed","error":%q}`+"\n", err.Error())
+		// The same JSON as every other line, so a log filter finds it.
+		app.NewLogger(os.Stderr, "info").Error("cold start failed", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(h)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue/sqsq"
 	"github.com/mailprobe/mailprobe/internal/store/dynamo"
 	"github.com/mailprobe/mailprobe/internal/worker"
@@ -39,10 +39,6 @@ const (
 	EnvConfig = "MAILPROBE_CONFIG"
 )
 
-// ErrOpenAPI is returned when the API function has no secret and was not
-// explicitly allowed to run open.
-var ErrOpenAPI = errors.New("no header secret configured: set HeaderSecret, or MAILPROBE_ALLOW_OPEN=true to run an open API")
-
 // awsParts are what both functions share: configuration, logger, store,
 // queue, and the SQS client under the queue.
 type awsParts struct {
@@ -51,6 +47,7 @@ type awsParts struct {
 	store  *dynamo.Store
 	queue  *sqsq.Queue
 	sqs    *sqs.Client
+	aws    aws.Config
 }
 
 // loadAWS builds the shared parts; the logger writes to stderr.
@@ -70,12 +67,6 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 	if err != nil {
 		return awsParts{}, fmt.Errorf("aws config: %w", err)
 	}
-	if config.IsSecretRef(cfg.HeaderSecret.Reveal()) {
-		f := config.AWSSecrets{SSM: ssm.NewFromConfig(ac), SecretsManager: secretsmanager.NewFromConfig(ac)}
-		if err := cfg.ResolveSecrets(ctx, f); err != nil {
-			return awsParts{}, err
-		}
-	}
 	ddb := dynamodb.NewFromConfig(ac, dynamo.ClientOptions(8, 0), endpoint[dynamodb.Options](getenv(environ, EnvDynamoDBEndpoint)))
 	sq := sqs.NewFromConfig(ac, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
 	return awsParts{
@@ -83,6 +74,7 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 		store: dynamo.New(ddb, cfg.Storage.DynamoDBTable),
 		queue: sqsq.New(sq, cfg.Storage.SQSQueueURL),
 		sqs:   sq,
+		aws:   ac,
 	}, nil
 }
 
@@ -115,12 +107,20 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	open := false
-	if p.cfg.HeaderSecret.IsZero() {
-		if ok, _ := strconv.ParseBool(getenv(environ, EnvAllowOpen)); !ok {
-			return nil, ErrOpenAPI
+	// Only the API needs the header secret: a reference is resolved here,
+	// once per cold start, with the read access the template grants it.
+	if config.IsSecretRef(p.cfg.HeaderSecret.Reveal()) {
+		f := config.AWSSecrets{SSM: ssm.NewFromConfig(p.aws), SecretsManager: secretsmanager.NewFromConfig(p.aws)}
+		if err := p.cfg.ResolveSecrets(ctx, f); err != nil {
+			return nil, err
 		}
-		open = true
+	}
+	open, _ := strconv.ParseBool(getenv(environ, EnvAllowOpen))
+	ac := APIConfig(p.cfg, open && p.cfg.HeaderSecret.IsZero(), false)
+	if err := ac.Validate(); err != nil {
+		return nil, fmt.Errorf("%w (or set %s=true to run an open API)", err, EnvAllowOpen)
+	}
+	if ac.Open {
 		p.logger.Warn("NO SECRET CONFIGURED: the API is open (MAILPROBE_ALLOW_OPEN=true)")
 	}
 	v, err := p.verifier()
@@ -129,7 +129,7 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	}
 	// Inline checks are counted as EMF lines on stdout, as the worker's
 	// are: a registry would be read by nobody in Lambda.
-	h := api.New(APIConfig(p.cfg, open, false), api.Deps{
+	h := api.New(ac, api.Deps{
 		Checker: v, Jobs: p.store, Queue: p.queue, Cache: p.store, Counter: p.store,
 		Metrics: InlineMetrics(p.cfg, p.logger, nil, stdout), Logger: p.logger,
 	})
@@ -152,7 +152,9 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 	// sqs:ChangeMessageVisibility on the queue).
 	w := worker.New(WorkerConfig(p.cfg), worker.Deps{
 		Verifier: v, Store: p.store, Queue: p.queue, Webhook: NewWebhook(p.cfg),
-		Metrics: NewMetrics(), EMF: os.Stdout, Logger: p.logger, Visibility: p.sqs,
+		// One EMF line per final result on stdout; a registry would be read
+		// by nobody in Lambda.
+		Observer: metrics.NewEMFObserver(os.Stdout, p.logger), Logger: p.logger, Visibility: p.sqs,
 	})
 	return w.HandleSQS, nil
 }
@@ -164,7 +166,7 @@ func (p awsParts) verifier() (*engine.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewVerifier(p.cfg, p.logger, lim)
+	return NewVerifier(p.cfg, lim)
 }
 
 // getenv reads key from environ (KEY=VALUE pairs, as os.Environ returns

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 )
 
@@ -70,5 +72,26 @@ func TestAPIFunctionEmitsEMF(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no hashed \"Verification completed\" line in stderr:\n%s", stderr.String())
+	}
+}
+
+// TestAPIFunctionRefusesToRunOpen: without a secret the API function does
+// not start, unless MAILPROBE_ALLOW_OPEN=true says to run open.
+func TestAPIFunctionRefusesToRunOpen(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	environ := []string{"MAILPROBE_TABLE=mailprobe-test", "MAILPROBE_QUEUE_URL=http://127.0.0.1:9/000000000000/q"}
+	var stdout, stderr bytes.Buffer
+	if _, err := apiFunction(context.Background(), environ, &stdout, &stderr); !errors.Is(err, api.ErrNoSecret) {
+		t.Fatalf("without a secret: %v, want api.ErrNoSecret", err)
+	}
+	open := append(environ, EnvAllowOpen+"=true")
+	if _, err := apiFunction(context.Background(), open, &stdout, &stderr); err != nil {
+		t.Fatalf("with %s=true: %v", EnvAllowOpen, err)
+	}
+	if !strings.Contains(stderr.String(), "NO SECRET CONFIGURED") {
+		t.Errorf("an open API started without a warning: %s", stderr.String())
 	}
 }

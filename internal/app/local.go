@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue/local"
 	"github.com/mailprobe/mailprobe/internal/store/bolt"
 	"github.com/mailprobe/mailprobe/internal/worker"
@@ -77,7 +78,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 		st.Close()
 		return nil, err
 	}
-	v, err := NewVerifier(cfg, logger, LocalLimiter(cfg))
+	v, err := NewVerifier(cfg, LocalLimiter(cfg))
 	if err != nil {
 		st.Close()
 		q.Close()
@@ -87,7 +88,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 	if open {
 		logger.Warn("NO SECRET CONFIGURED: the API is open to anyone who can reach it; set RCH__HEADER_SECRET or header_secret")
 	}
-	m := NewMetrics()
+	m := metrics.New()
 	l := &Local{cfg: cfg, logger: logger, store: st, queue: q}
 	l.api = api.New(APIConfig(cfg, open, true), api.Deps{
 		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: InlineMetrics(cfg, logger, m, nil), MetricsHandler: m, Logger: logger,
@@ -97,9 +98,6 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 	})
 	return l, nil
 }
-
-// Handler is the API handler, for tests.
-func (l *Local) Handler() http.Handler { return l.api }
 
 // Serve listens on ln until ctx ends, then shuts down gracefully: it stops
 // accepting requests, lets running ones finish, lets the worker store what

@@ -37,6 +37,10 @@ func APIConfig(cfg config.Config, open, local bool) api.Config {
 	ac.AllowRequestProxy = cfg.AllowRequestProxy
 	ac.LogEmails = cfg.LogEmails
 	ac.ServeMetrics = local
+	if !local {
+		// A synchronous Lambda payload is at most 6 MB, event included.
+		ac.MaxBulkBytes = api.LambdaMaxBulkBytes
+	}
 	return ac
 }
 
@@ -63,9 +67,6 @@ func NewWebhook(cfg config.Config) *webhook.Client {
 	}
 	return webhook.New(opts)
 }
-
-// NewMetrics returns the process's metrics registry.
-func NewMetrics() *metrics.Registry { return metrics.New() }
 
 // InlineMetrics observes the checks the API answers inline (the worker
 // observes the rest): into reg when it is non-nil (local serve, read on

@@ -5,7 +5,6 @@ package app
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 // proxy rotation (the [proxy] section first, then MAILPROBE_PROXIES), the
 // named proxies of [overrides.proxies], the provider overrides and the
 // per-MX politeness limiter (LocalLimiter or SharedLimiter).
-func NewVerifier(cfg config.Config, logger *slog.Logger, limiter engine.Limiter) (*engine.Verifier, error) {
+func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, error) {
 	res, err := mx.New(mx.Config{Servers: cfg.DNS})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
@@ -32,7 +31,6 @@ func NewVerifier(cfg config.Config, logger *slog.Logger, limiter engine.Limiter)
 		AllowDirect:    cfg.AllowDirect,
 		AllowPrivateMX: cfg.AllowPrivateMX,
 		GreylistWait:   cfg.GreylistWait,
-		Logger:         logger,
 		Defaults: engine.SMTPSettings{
 			FromEmail: cfg.FromEmail, HelloName: cfg.HelloName, Port: cfg.SMTPPort,
 			Timeout: cfg.SMTPTimeout, Retries: cfg.Retries,

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -43,7 +42,7 @@ func TestNewVerifierOverrideRetries(t *testing.T) {
 			}
 			cfg.DNS = []string{dns.Addr}
 			cfg.AllowPrivateMX = true
-			v, err := app.NewVerifier(cfg, slog.New(slog.DiscardHandler), nil)
+			v, err := app.NewVerifier(cfg, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,20 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"runtime/debug"
+
+	"github.com/mailprobe/mailprobe/internal/api"
 )
 
-// Version describes the build: module version and VCS revision when known.
+// Version describes the build as GET /version does.
 func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "mailprobe (unknown build)"
-	}
-	rev := "unknown"
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			rev = s.Value
-		}
-	}
-	return fmt.Sprintf("mailprobe %s (commit %s, %s)", bi.Main.Version, rev, bi.GoVersion)
+	version, commit, goVersion := api.BuildInfo()
+	return fmt.Sprintf("mailprobe %s (commit %s, %s)", version, commit, goVersion)
 }

@@ -101,7 +101,10 @@ func TestEnvErrors(t *testing.T) {
 		{"unknown proxy field", []string{"RCH__PROXY__HOSTNAME=x"}, ErrUnknownKey,
 			"RCH__PROXY__HOSTNAME: unknown key proxy.hostname"},
 		{"bad proxy URL", []string{"MAILPROBE_PROXIES=http://u:hunter2@h:1"}, ErrBadProxyURL,
-			`MAILPROBE_PROXIES: entry 1: bad proxy URL: scheme must be socks5, got "http"`},
+			`MAILPROBE_PROXIES: entry 1: invalid proxy URL: unsupported scheme "http", want socks5`},
+		// The URL grammar (dialer.ParseProxyURL) checks the port range.
+		{"proxy URL port", []string{"MAILPROBE_PROXIES=socks5://h:0"}, ErrBadProxyURL,
+			"MAILPROBE_PROXIES: entry 1: invalid proxy URL: invalid port, want 1-65535"},
 		{"unknown storage key", []string{"RCH__STORAGE__BUCKET=b"}, ErrUnknownKey,
 			"RCH__STORAGE__BUCKET: unknown key storage.bucket"},
 		{"negative huge duration", []string{"RCH__GREYLIST_WAIT=-9223372036854775807"}, ErrInvalid, "greylist_wait"},
@@ -156,6 +159,8 @@ func TestParseProxyURLs(t *testing.T) {
 		{"socks5://:hunter2@", nil, true},
 		{"socks5://u:hunter2@h:1?timeout_ms=x", nil, true},
 		{"socks5://u:hunter2@h:1\x7f", nil, true},
+		{"socks5://h:0", nil, true},
+		{"socks5://u:" + strings.Repeat("p", 256) + "@h", nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

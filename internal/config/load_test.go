@@ -224,33 +224,6 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestSMTPFor(t *testing.T) {
-	c := mustLoad(t, "testdata/backend_config.toml", nil)
-	p1 := c.Proxies["proxy1"]
-	tests := []struct {
-		provider Provider
-		want     SMTPSettings
-	}{
-		{"", SMTPSettings{Method: MethodSMTP, Proxy: c.Proxy, HelloName: "mx.example.org",
-			FromEmail: "probe@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
-		{Gmail, SMTPSettings{Method: MethodSMTP, Proxy: &p1, HelloName: "gmail-hello.example.org",
-			FromEmail: "gmail@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
-		{HotmailB2C, SMTPSettings{Method: MethodHeadless, Proxy: c.Proxy, HelloName: "mx.example.org",
-			FromEmail: "probe@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
-		{Yahoo, SMTPSettings{Method: MethodSMTP, Proxy: c.Proxy, HelloName: "mx.example.org",
-			FromEmail: "probe@example.org", SMTPPort: 587, SMTPTimeout: 20 * time.Second, Retries: 0}},
-		{Mimecast, SMTPSettings{Method: MethodSMTP, Proxy: c.Proxy, HelloName: "mx.example.org",
-			FromEmail: "probe@example.org", SMTPPort: 2525, SMTPTimeout: 30 * time.Second, Retries: 2}},
-	}
-	for _, tt := range tests {
-		t.Run(string(tt.provider), func(t *testing.T) {
-			if got := c.SMTPFor(tt.provider); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("SMTPFor(%q) = %+v, want %+v", tt.provider, got, tt.want)
-			}
-		})
-	}
-}
-
 func BenchmarkLoad(b *testing.B) {
 	env := []string{"RCH__HTTP_PORT=9000", "RCH__OVERRIDES__GMAIL__TYPE=smtp", "MAILPROBE_PROXIES=socks5://u:p@h:1"}
 	for b.Loop() {

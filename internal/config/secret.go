@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,20 +39,6 @@ func (s Secret) Reveal() string {
 
 // IsZero reports whether no secret is set.
 func (s Secret) IsZero() bool { return s.value == nil }
-
-// Equal reports whether got equals the secret, in time independent of where
-// they differ and of their lengths: both sides are hashed first because
-// subtle.ConstantTimeCompare returns early on a length mismatch. An unset
-// secret equals nothing, so a missing configuration never authorises a
-// request by accident.
-func (s Secret) Equal(got string) bool {
-	if s.value == nil {
-		return false
-	}
-	want := sha256.Sum256([]byte(*s.value))
-	have := sha256.Sum256([]byte(got))
-	return subtle.ConstantTimeCompare(want[:], have[:]) == 1
-}
 
 // String returns "[redacted]", or "" when the secret is unset.
 func (s Secret) String() string {

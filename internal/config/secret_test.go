@@ -84,35 +84,6 @@ func TestSecretFormsWhenUnset(t *testing.T) {
 	}
 }
 
-func TestSecretEqual(t *testing.T) {
-	tests := []struct {
-		secret, got string
-		want        bool
-	}{
-		{"abc", "abc", true},
-		{"abc", "abd", false},
-		{"abc", "ab", false},
-		{"abc", "abcd", false},
-		{"abc", "", false},
-		{"", "", false}, // an unset secret authorises nothing
-		{"", "x", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.secret+"/"+tt.got, func(t *testing.T) {
-			if got := NewSecret(tt.secret).Equal(tt.got); got != tt.want {
-				t.Errorf("Equal = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func BenchmarkSecretEqual(b *testing.B) {
-	s := NewSecret("0123456789abcdef0123456789abcdef")
-	for b.Loop() {
-		s.Equal("0123456789abcdef0123456789abcdeX")
-	}
-}
-
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic(err)

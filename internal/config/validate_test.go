@@ -64,7 +64,6 @@ func TestValidationErrors(t *testing.T) {
 			[]string{"proxy.host", "proxy.port", "proxy.timeout_ms"}},
 		{"proxies", "[overrides.proxies]\np1 = { port = 0 }", nil,
 			[]string{"overrides.proxies.p1.host", "overrides.proxies.p1.port"}},
-		{"pool", "", []string{"MAILPROBE_PROXIES=socks5://h:0"}, []string{"MAILPROBE_PROXIES[0].port"}},
 		{"override type", "[overrides.gmail]\ntype = \"imap\"", nil, []string{"overrides.gmail.type"}},
 		{"override proxy missing", "[overrides.yahoo]\nproxy = \"proxy9\"", nil, []string{"overrides.yahoo.proxy"}},
 		{"override default proxy without [proxy]", "[overrides.yahoo]\nproxy = \"default\"", nil,

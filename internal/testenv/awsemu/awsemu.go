@@ -123,7 +123,7 @@ func mustEndpoint(t testing.TB, url string, err error) string {
 	switch {
 	case err == nil:
 		return url
-	case errors.Is(err, errNotInstalled) && !ciEnabled():
+	case errors.Is(err, errNotInstalled) && !CI():
 		t.Skipf("%v; set %s/%s to use running emulators", err, EnvSQSEndpoint, EnvDynamoDBEndpoint)
 	default:
 		t.Fatalf("%v", err)
@@ -131,8 +131,9 @@ func mustEndpoint(t testing.TB, url string, err error) string {
 	return ""
 }
 
-// ciEnabled reports whether CI is set to a true value, as CI services do.
-func ciEnabled() bool {
+// CI reports whether CI is set to a true value, as CI services do: then a
+// missing emulator is a test failure, not a skip.
+func CI() bool {
 	v := strings.TrimSpace(os.Getenv("CI"))
 	if v == "" {
 		return false
@@ -146,7 +147,7 @@ func (e *emulators) start(env string, launch func(ctx context.Context, root stri
 	if v := os.Getenv(env); v != "" {
 		return v, nil
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
@@ -164,8 +165,8 @@ func (e *emulators) start(env string, launch func(ctx context.Context, root stri
 	return p.url, nil
 }
 
-// repoRoot walks up from the working directory to the directory with go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory to the directory with go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("awsemu: %w", err)

@@ -6,7 +6,6 @@ package rie
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 )
 
 // Binary returns the path of aws-lambda-rie: $MAILPROBE_RIE, else the copy
@@ -28,39 +29,65 @@ func Binary(t testing.TB) string {
 	if p := os.Getenv("MAILPROBE_RIE"); p != "" {
 		return p
 	}
-	if root, err := repoRoot(); err == nil {
+	if root, err := awsemu.RepoRoot(); err == nil {
 		p := filepath.Join(root, ".tools", "bin", "aws-lambda-rie")
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
+	if awsemu.CI() {
 		t.Fatal("aws-lambda-rie is not installed: run `make tools`")
 	}
 	t.Skip("aws-lambda-rie is not installed (run `make tools`)")
 	return ""
 }
 
-var buildMu sync.Mutex
+// builds caches the bootstraps of this test binary: each function is
+// compiled once, whatever the number of tests that run it.
+var builds = struct {
+	sync.Mutex
+	dir  string
+	bins map[string]string
+}{bins: map[string]string{}}
 
 // Build compiles a function package the way SAM does (CGO off, lambda.norpc,
 // trimmed), for this machine's architecture so the emulator can run it.
+// Call Cleanup from TestMain to remove the binaries.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	root, err := repoRoot()
+	builds.Lock()
+	defer builds.Unlock()
+	if out, ok := builds.bins[pkg]; ok {
+		return out
+	}
+	root, err := awsemu.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "bootstrap")
+	if builds.dir == "" {
+		if builds.dir, err = os.MkdirTemp("", "mailprobe-bootstraps-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(builds.dir, strconv.Itoa(len(builds.bins)), "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build %s: %v\n%s", pkg, err, b)
 	}
+	builds.bins[pkg] = out
 	return out
+}
+
+// Cleanup removes the binaries Build made.
+func Cleanup() {
+	builds.Lock()
+	defer builds.Unlock()
+	if builds.dir != "" {
+		os.RemoveAll(builds.dir)
+	}
+	builds.dir, builds.bins = "", map[string]string{}
 }
 
 // Function is a bootstrap running under the emulator.
@@ -168,21 +195,4 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("rie: no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
