@@ -14,7 +14,7 @@ LISTEN ?= 127.0.0.1:8080
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUZZTIME ?= 10s
 
-.PHONY: run test build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable
+.PHONY: run test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable
 
 ## run: build and start `mailprobe serve` (embedded queue and store under ./data)
 run: build-local
@@ -23,7 +23,7 @@ run: build-local
 	./bin/mailprobe serve --listen $(LISTEN) --data-dir ./data $(ARGS)
 
 ## test: everything CI runs
-test: tools emulators
+test: apt-deps tools emulators
 	./scripts/test.sh
 
 build: build-local bootstraps
@@ -42,6 +42,10 @@ build-ApiFunction:
 
 build-SqsWorkerFunction:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sqsworker
+
+## apt-deps: the one apt step: real MTAs, SOCKS5 servers, Prometheus, Chromium (see the script)
+apt-deps:
+	./scripts/apt-deps.sh
 
 ## tools: staticcheck and the Lambda Runtime Interface Emulator (Go module proxy only)
 tools:
