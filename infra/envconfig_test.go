@@ -30,7 +30,7 @@ func TestEnvironmentLoads(t *testing.T) {
 				}
 				environ = append(environ, p[0].Value+"="+v)
 			}
-			c, err := config.Load("", environ)
+			c, err := config.Load(config.Options{Environ: environ})
 			if err != nil {
 				t.Fatalf("config.Load(template environment): %v", err)
 			}

@@ -52,7 +52,7 @@ type awsParts struct {
 
 // loadAWS builds the shared parts; the logger writes to stderr.
 func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts, error) {
-	cfg, err := config.Load(getenv(environ, EnvConfig), environ)
+	cfg, err := config.Load(config.Options{File: getenv(environ, EnvConfig), Environ: environ})
 	if err != nil {
 		return awsParts{}, err
 	}

@@ -95,7 +95,7 @@ func startJobServers(b *testing.B) *jobServers {
 // set for speed: no request throttle, no RCPT budget per MX host.
 func (s *jobServers) config(b *testing.B) config.Config {
 	b.Helper()
-	cfg, err := config.Load("", []string{
+	cfg, err := config.Load(config.Options{Environ: []string{
 		"RCH__HEADER_SECRET=" + secret,
 		"MAILPROBE_PROXIES=" + s.world.Proxy,
 		"RCH__SMTP_PORT=" + strconv.Itoa(s.world.SMTPPort),
@@ -104,7 +104,7 @@ func (s *jobServers) config(b *testing.B) config.Config {
 		"RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE=0",
 		"RCH__THROTTLE__MAX_REQUESTS_PER_HOUR=0",
 		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY=0",
-	})
+	}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -37,11 +37,11 @@ func newLocalEnv(t *testing.T) localEnv {
 	}})
 	dns.AddMX("local.test.", 10, "mx.local.test.")
 	dns.AddA("mx.local.test.", srv.Host())
-	cfg, err := config.Load("", []string{
+	cfg, err := config.Load(config.Options{Environ: []string{
 		"RCH__HEADER_SECRET=" + secret,
 		"MAILPROBE_PROXIES=" + proxy.URL(),
 		fmt.Sprintf("RCH__SMTP_PORT=%d", srv.Port()),
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestServeObservesInlineChecks(t *testing.T) {
 func TestNewLocalRefusesSecretReferences(t *testing.T) {
 	for _, ref := range []string{"ssm:/mailprobe/header-secret", "secretsmanager:mailprobe/header", "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x"} {
 		t.Run(ref, func(t *testing.T) {
-			cfg, err := config.Load("", []string{"RCH__HEADER_SECRET=" + ref})
+			cfg, err := config.Load(config.Options{Environ: []string{"RCH__HEADER_SECRET=" + ref}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,7 +49,7 @@ func APIConfig(cfg config.Config, open, local bool) api.Config {
 func WorkerConfig(cfg config.Config) worker.Config {
 	return worker.Config{
 		Concurrency: cfg.Worker.Concurrency,
-		PerDomain:   cfg.Worker.PerMXConcurrency,
+		PerDomain:   cfg.Worker.PerMXConcurrency(),
 		PerAddress:  cfg.Worker.PerAddress,
 		ProbeBudget: cfg.SMTPTimeout + worker.DefaultProbeMargin,
 		BackendName: cfg.BackendName,

@@ -39,7 +39,7 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 		// Asked only for requests with check_gravatar, as in Reacher.
 		Gravatar:                misc.NewGravatar(&http.Client{Timeout: 5 * time.Second}, cfg.GravatarURL),
 		MaxRecipientsPerSession: cfg.Worker.RecipientsPerSession,
-		SessionsPerDomain:       cfg.Worker.PerMXConcurrency,
+		SessionsPerDomain:       cfg.Worker.PerMXConcurrency(),
 		NamedProxies:            map[string]dialer.Proxy{},
 		Overrides:               map[engine.Provider]engine.Override{},
 	}
@@ -51,24 +51,28 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 	for i, p := range cfg.ProxyPool {
 		ec.Proxies = append(ec.Proxies, proxyOf(fmt.Sprintf("pool-%d", i), p))
 	}
-	for id, p := range cfg.Proxies {
+	for id, p := range cfg.Overrides.Proxies {
 		ec.NamedProxies[id] = proxyOf(id, p)
 	}
-	for prov, o := range cfg.Overrides {
+	for prov, o := range cfg.Overrides.Providers {
 		m, err := engine.ParseMethod(string(o.Type))
 		if err != nil {
 			return nil, fmt.Errorf("overrides.%s.type: %w", prov, err)
 		}
-		eo := engine.Override{Method: m, ProxyID: o.Proxy,
-			FromEmail: o.FromEmail, HelloName: o.HelloName, Port: o.SMTPPort, Timeout: o.SMTPTimeout,
+		eo := engine.Override{Method: m, ProxyID: o.Proxy, FromEmail: o.FromEmail, HelloName: o.HelloName}
+		// Copies: the engine must not share memory with the config. nil
+		// inherits; retries 0 means no retry at all.
+		if o.SMTPPort != nil {
+			eo.Port = *o.SMTPPort
+		}
+		if o.SMTPTimeout != nil {
+			eo.Timeout = *o.SMTPTimeout
 		}
 		if o.Retries != nil {
-			// A copy: the engine must not share memory with the config.
-			// nil inherits; 0 means no retry at all.
 			r := *o.Retries
 			eo.Retries = &r
 		}
-		ec.Overrides[engine.Provider(prov)] = eo
+		ec.Overrides[prov] = eo
 	}
 	if !cfg.HIBPKey.IsZero() {
 		ec.HIBP = misc.NewHIBP(&http.Client{Timeout: 5 * time.Second}, misc.DefaultHIBPURL, cfg.HIBPKey.Reveal())
@@ -88,7 +92,7 @@ func proxyOf(id string, p config.Proxy) dialer.Proxy {
 // per minute to each MX host.
 func LocalLimiter(cfg config.Config) *politeness.Local {
 	return politeness.NewLocal(politeness.LocalConfig{
-		SessionsPerHost: cfg.Worker.PerMXConcurrency,
+		SessionsPerHost: cfg.Worker.PerMXConcurrency(),
 		RcptsPerMinute:  rcptLimit(cfg),
 	})
 }
@@ -99,7 +103,7 @@ func LocalLimiter(cfg config.Config) *politeness.Local {
 func SharedLimiter(cfg config.Config, c politeness.Counter) (*politeness.Shared, error) {
 	return politeness.NewShared(politeness.SharedConfig{
 		Counter:         c,
-		SessionsPerHost: cfg.Worker.PerMXConcurrency,
+		SessionsPerHost: cfg.Worker.PerMXConcurrency(),
 		RcptsPerMinute:  rcptLimit(cfg),
 	})
 }

@@ -36,7 +36,7 @@ func TestNewVerifierOverrideRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := append([]string{"MAILPROBE_PROXIES=" + proxy.URL(), fmt.Sprintf("RCH__SMTP_PORT=%d", srv.Port())}, tt.env...)
-			cfg, err := config.Load("", env)
+			cfg, err := config.Load(config.Options{Environ: env})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -83,6 +83,9 @@ func TestCheckBadInvocations(t *testing.T) {
 		{"bad concurrency", []string{"check", "--concurrency", "0", "a@b.test"}, "--concurrency"},
 		{"missing config file", []string{"check", "--config", "/nonexistent.toml", "a@b.test"}, "nonexistent.toml"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
+		{"bad duration", []string{"check", "--smtp-timeout", "soon", "a@b.test"}, "smtp-timeout"},
+		{"unknown key, strict", []string{"check", "--strict-config", "--config", "testdata/typo.toml", "a@b.test"},
+			"unknown key overrides.gmial (did you mean overrides.gmail?)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,5 +97,17 @@ func TestCheckBadInvocations(t *testing.T) {
 				t.Errorf("stderr %q does not mention %q", stderr, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckWarnsAboutUnknownKeys: a migrated Reacher file with a key
+// mailprobe doesn't know still starts, with a warning naming the closest key.
+func TestCheckWarnsAboutUnknownKeys(t *testing.T) {
+	code, _, stderr := run(t, "", "check", "--config", "testdata/typo.toml", "not-an-address")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "did you mean overrides.gmail?") {
+		t.Errorf("stderr %q has no suggestion", stderr)
 	}
 }

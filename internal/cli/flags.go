@@ -5,82 +5,123 @@ package cli
 
 import (
 	"flag"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/config"
 )
 
-// listFlag is a repeatable string flag.
-type listFlag []string
+// engineFlag is a flag that sets one configuration key. Its value goes
+// through the configuration loader like a file or RCH__ value, so the key's
+// declaration in internal/config stays the only one.
+type engineFlag struct {
+	name, key, usage string
+	kind             flagKind
+}
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+type flagKind int
 
-// engineFlags are the flags `check` and `serve` share. They override the
-// configuration file and the RCH__ environment.
+const (
+	textFlag     flagKind = iota
+	listFlag              // repeatable; values joined with commas
+	durationFlag          // a Go duration ("5s")
+	boolFlag
+)
+
+// engineFlagList lists the flags `check`, `serve` and `doctor` share. They
+// override the configuration file and the RCH__ environment.
+var engineFlagList = []engineFlag{
+	{"proxy", "proxy_urls", "SOCKS5 proxy `socks5://[user:pass@]host:port`; repeat to rotate (replaces [proxy])", listFlag},
+	{"dns", "dns", "DNS resolver `host:port`; repeatable (default: /etc/resolv.conf)", listFlag},
+	{"smtp-port", "smtp_port", "SMTP `port` of the MX hosts (default 25)", textFlag},
+	{"from-email", "from_email", "`address` for MAIL FROM (default hello@localhost)", textFlag},
+	{"hello-name", "hello_name", "`name` for EHLO (default localhost)", textFlag},
+	{"smtp-timeout", "smtp_timeout", "overall SMTP `duration` per address (default 45s)", durationFlag},
+	{"allow-private-mx", "allow_private_mx", "allow MX hosts on loopback, private and link-local addresses", boolFlag},
+	{"allow-direct", "allow_direct", "connect to MX hosts without a proxy (only where port 25 is open)", boolFlag},
+	{"greylist-wait", "greylist_wait", "when greylisted, wait this `duration` and retry once (0: don't)", durationFlag},
+	{"strict-config", "strict_config", "fail on unknown configuration keys instead of warning", boolFlag},
+}
+
+// engineFlags holds the values of engineFlagList once parsed.
 type engineFlags struct {
-	configPath     string
-	proxies        listFlag
-	dns            listFlag
-	smtpPort       int
-	fromEmail      string
-	helloName      string
-	smtpTimeout    time.Duration
-	allowPrivateMX bool
-	allowDirect    bool
-	greylistWait   time.Duration
+	configPath string
+	values     map[string]*[]string // flag name → values given
+}
+
+// multi collects every value of a repeatable (or plain) flag.
+type multi struct{ vals *[]string }
+
+func (m multi) String() string {
+	if m.vals == nil {
+		return ""
+	}
+	return strings.Join(*m.vals, ",")
+}
+func (m multi) Set(v string) error { *m.vals = append(*m.vals, v); return nil }
+
+// boolValue is a multi that the flag package treats as a boolean flag.
+type boolValue struct{ multi }
+
+func (boolValue) IsBoolFlag() bool { return true }
+
+// durationValue checks the syntax at parse time so the error names the flag.
+type durationValue struct{ multi }
+
+func (d durationValue) Set(v string) error {
+	if _, err := time.ParseDuration(v); err != nil {
+		return err
+	}
+	return d.multi.Set(v)
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.configPath, "config", "", "backend_config.toml `file` (RCH__ environment variables are read too)")
-	fs.Var(&f.proxies, "proxy", "SOCKS5 proxy `socks5://[user:pass@]host:port`; repeat to rotate")
-	fs.Var(&f.dns, "dns", "DNS resolver `host:port`; repeatable (default: /etc/resolv.conf)")
-	fs.IntVar(&f.smtpPort, "smtp-port", 0, "SMTP `port` of the MX hosts (default 25)")
-	fs.StringVar(&f.fromEmail, "from-email", "", "`address` for MAIL FROM (default hello@localhost)")
-	fs.StringVar(&f.helloName, "hello-name", "", "`name` for EHLO (default localhost)")
-	fs.DurationVar(&f.smtpTimeout, "smtp-timeout", 0, "overall SMTP `duration` per address (default 45s)")
-	fs.BoolVar(&f.allowPrivateMX, "allow-private-mx", false, "allow MX hosts on loopback, private and link-local addresses")
-	fs.BoolVar(&f.allowDirect, "allow-direct", false, "connect to MX hosts without a proxy (only where port 25 is open)")
-	fs.DurationVar(&f.greylistWait, "greylist-wait", 0, "when greylisted, wait this `duration` and retry once (0: don't)")
+	f.values = map[string]*[]string{}
+	for _, ef := range engineFlagList {
+		vals := new([]string)
+		f.values[ef.name] = vals
+		var v flag.Value = multi{vals}
+		switch ef.kind {
+		case boolFlag:
+			v = boolValue{multi{vals}}
+		case durationFlag:
+			v = durationValue{multi{vals}}
+		}
+		fs.Var(v, ef.name, ef.usage)
+	}
 }
 
-// load reads the configuration, then applies the flags that were set.
+// flags returns the flags that were given, as configuration layers.
+func (f *engineFlags) flags() []config.Flag {
+	var out []config.Flag
+	for _, ef := range engineFlagList {
+		vals := *f.values[ef.name]
+		if len(vals) == 0 {
+			continue
+		}
+		v := vals[len(vals)-1] // the last one wins, as with the flag package
+		if ef.kind == listFlag {
+			v = strings.Join(vals, ",")
+		}
+		out = append(out, config.Flag{Name: ef.name, Key: ef.key, Value: v})
+	}
+	return out
+}
+
+// load reads the configuration with the flags that were given as its last
+// layer. A --proxy on the command line replaces the configured [proxy]: the
+// user asked for exactly those proxies.
 func (f *engineFlags) load(environ []string) (config.Config, error) {
-	cfg, err := config.Load(f.configPath, environ)
+	cfg, err := config.Load(config.Options{File: f.configPath, Environ: environ, Flags: f.flags()})
 	if err != nil {
 		return config.Config{}, err
 	}
-	if len(f.proxies) > 0 {
-		pool, err := config.ParseProxyURLs(strings.Join(f.proxies, ","))
-		if err != nil {
-			return config.Config{}, fmt.Errorf("--proxy: %w", err)
+	if len(*f.values["proxy"]) > 0 && cfg.Proxy != nil {
+		cfg.Proxy = nil
+		if err := cfg.Validate(); err != nil {
+			return config.Config{}, err
 		}
-		cfg.Proxy, cfg.ProxyPool = nil, pool
-	}
-	if len(f.dns) > 0 {
-		cfg.DNS = f.dns
-	}
-	if f.smtpPort != 0 {
-		cfg.SMTPPort = f.smtpPort
-	}
-	if f.fromEmail != "" {
-		cfg.FromEmail = f.fromEmail
-	}
-	if f.helloName != "" {
-		cfg.HelloName = f.helloName
-	}
-	if f.smtpTimeout != 0 {
-		cfg.SMTPTimeout = f.smtpTimeout
-	}
-	cfg.AllowPrivateMX = cfg.AllowPrivateMX || f.allowPrivateMX
-	cfg.AllowDirect = cfg.AllowDirect || f.allowDirect
-	if f.greylistWait != 0 {
-		cfg.GreylistWait = f.greylistWait
-	}
-	if err := cfg.Validate(); err != nil {
-		return config.Config{}, err
 	}
 	return cfg, nil
 }

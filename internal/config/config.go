@@ -1,152 +1,175 @@
 // Package config loads mailprobe's configuration: Reacher's backend_config.toml
-// keys plus RCH__ environment variables (and a few MAILPROBE_* variables set by
-// the SAM template), into one typed, validated Config.
+// keys plus RCH__ environment variables (and a few aliases set by the SAM
+// template or container platforms), into one typed, validated Config.
 //
-// Precedence, lowest first: built-in defaults, the TOML file, RCH__ variables,
-// then PORT and MAILPROBE_* variables. Load validates the result once and
-// reports every problem together, so a deployment fails fast with a complete
-// list instead of one error per attempt.
+// Every setting is declared once: as a field of Config (or of a section
+// type below) with its TOML key in the `toml` tag. The file keys, the RCH__
+// variable names (RCH__ + the dotted key in upper case with "__" between
+// levels), the command-line flags and the unknown-key suggestions are all
+// derived from these declarations by one loader (tree.go). Adding a setting
+// means adding a field, its default in Default and its check in Validate.
+//
+// Precedence, lowest first: Default, the TOML file, RCH__ variables, the
+// aliases (PORT, MAILPROBE_*), then command-line flags. Load validates the
+// result once and reports every problem together.
+//
+// Durations are time.Duration fields with a `unit` tag ("s" or "ms"): a plain
+// number is a count of that unit (Reacher's form), a string may carry its own
+// unit ("90s", "5m"), and a {secs, nanos} table is Reacher's Duration form.
 package config
 
-import "time"
+import (
+	"time"
 
-// Provider names a mail provider whose verification can be tuned in an
-// [overrides.<provider>] section, as in Reacher.
-type Provider string
-
-// The providers Reacher recognises by MX suffix (reacher-compat.md §3).
-const (
-	Gmail      Provider = "gmail"
-	HotmailB2B Provider = "hotmailb2b"
-	HotmailB2C Provider = "hotmailb2c"
-	Mimecast   Provider = "mimecast"
-	Proofpoint Provider = "proofpoint"
-	Yahoo      Provider = "yahoo"
+	"github.com/mailprobe/mailprobe/engine"
 )
 
-// Providers lists every Provider accepted in [overrides.<provider>], in a
-// stable order.
-func Providers() []Provider {
-	return []Provider{Gmail, HotmailB2B, HotmailB2C, Mimecast, Proofpoint, Yahoo}
-}
-
-// VerifMethod is how addresses of one provider are verified.
+// VerifMethod is how addresses of one provider are verified: "smtp",
+// "skip", "headless" or "api" (engine.ParseMethod is the one grammar).
+// mailprobe itself performs only SMTP probes; "headless" and "api" are
+// accepted so that Reacher configurations load, and the engine reports them
+// as not attempted.
 type VerifMethod string
 
-// The verification methods an override may select. mailprobe itself only
-// performs SMTP probes; "headless" and "api" are accepted so that Reacher
-// configurations load, and the engine reports them as not attempted.
-const (
-	MethodSMTP     VerifMethod = "smtp"
-	MethodSkip     VerifMethod = "skip"
-	MethodHeadless VerifMethod = "headless"
-	MethodAPI      VerifMethod = "api"
-)
+// MethodSMTP is the method of an override section that names none.
+const MethodSMTP VerifMethod = "smtp"
 
 // DefaultProxyID is the proxy id that refers to the top-level [proxy] section,
 // as in Reacher's overrides.
 const DefaultProxyID = "default"
 
-// Config is mailprobe's complete, validated configuration.
+// Config is mailprobe's complete configuration. The toml tags are the keys of
+// backend_config.toml and, through the loader, of the RCH__ variables.
 type Config struct {
-	BackendName string        // backend_name, reported in debug.backend_name
-	HTTPHost    string        // http_host; default 127.0.0.1
-	HTTPPort    int           // http_port (PORT wins); default 8080
-	HelloName   string        // hello_name for EHLO; default "localhost"
-	FromEmail   string        // from_email for MAIL FROM; default "hello@localhost"
-	SMTPTimeout time.Duration // smtp_timeout (file: seconds); default 45s
-	SMTPPort    int           // smtp_port; default 25
-	Retries     int           // retries; default 1
+	BackendName string        `toml:"backend_name"` // debug.backend_name and the metrics label
+	HTTPHost    string        `toml:"http_host"`    // mailprobe serve's address
+	HTTPPort    int           `toml:"http_port"`    // mailprobe serve's port (PORT wins)
+	HelloName   string        `toml:"hello_name"`   // EHLO name
+	FromEmail   string        `toml:"from_email"`   // MAIL FROM address
+	SMTPTimeout time.Duration `toml:"smtp_timeout" unit:"s"`
+	SMTPPort    int           `toml:"smtp_port"`
+	Retries     int           `toml:"retries"`
 
 	// HeaderSecret is the x-reacher-secret value. It may still be an
 	// "ssm:" or "secretsmanager:" reference: see IsSecretRef and ResolveSecret.
-	HeaderSecret Secret
+	HeaderSecret Secret `toml:"header_secret"`
 
-	Proxy     *Proxy                // [proxy]; nil when absent
-	ProxyPool []Proxy               // MAILPROBE_PROXIES (comma-separated socks5:// URLs)
-	Proxies   map[string]Proxy      // [overrides.proxies] id = {...}
-	Overrides map[Provider]Override // [overrides.<provider>]
+	Proxy     *Proxy    `toml:"proxy"`      // [proxy]; nil when absent
+	ProxyPool ProxyList `toml:"proxy_urls"` // more proxies as socks5:// URLs (MAILPROBE_PROXIES)
+	Overrides Overrides `toml:"overrides"`  // [overrides.proxies] and [overrides.<provider>]
 
-	Throttle Throttle // [throttle]
-	Worker   Worker   // [worker], [worker.rabbitmq]
+	Throttle Throttle `toml:"throttle"` // [throttle]
+	Worker   Worker   `toml:"worker"`   // [worker], [worker.rabbitmq]
 
-	CacheTTL          time.Duration // cache_ttl (seconds); default 24h, 0 disables
-	AllowPrivateMX    bool          // allow_private_mx: probe MX hosts on private addresses
-	AllowDirect       bool          // allow_direct: probe without a proxy
-	AllowRequestProxy bool          // allow_request_proxy: honour "proxy" in requests
-	DNS               []string      // dns: resolvers as host:port; empty means the system's
-	GreylistWait      time.Duration // greylist_wait (seconds); 0 disables the inline retry
-	LogLevel          string        // log_level or MAILPROBE_LOG_LEVEL: debug|info|warn|error
-	LogEmails         bool          // log_emails: include addresses in logs
-	InlineBudget      time.Duration // inline_budget (seconds); default 25s
-	GravatarURL       string        // gravatar_url: asked only for check_gravatar requests
-	HIBPKey           Secret        // haveibeenpwned_api_key: fills misc.haveibeenpwned when set
+	CacheTTL          time.Duration `toml:"cache_ttl" unit:"s"`     // result cache; 0 disables
+	AllowPrivateMX    bool          `toml:"allow_private_mx"`       // probe MX hosts on private addresses
+	AllowDirect       bool          `toml:"allow_direct"`           // probe without a proxy
+	AllowRequestProxy bool          `toml:"allow_request_proxy"`    // honour "proxy" in requests
+	DNS               []string      `toml:"dns"`                    // resolvers as host:port; empty: the system's
+	GreylistWait      time.Duration `toml:"greylist_wait" unit:"s"` // 0 disables the inline retry
+	LogLevel          string        `toml:"log_level"`              // debug|info|warn|error
+	LogEmails         bool          `toml:"log_emails"`             // include addresses in logs
+	InlineBudget      time.Duration `toml:"inline_budget" unit:"s"` // time a check may run inline
+	GravatarURL       string        `toml:"gravatar_url"`           // asked only for check_gravatar requests
+	HIBPKey           Secret        `toml:"haveibeenpwned_api_key"` // fills misc.haveibeenpwned when set
 
-	Storage Storage // [storage] and MAILPROBE_TABLE, MAILPROBE_QUEUE_URL, MAILPROBE_DATA_DIR
+	// StrictConfig makes unknown keys and variables fatal instead of
+	// warnings (Reacher ignores them silently).
+	StrictConfig bool `toml:"strict_config"`
 
-	// Warnings lists accepted-but-ignored Reacher settings found while
-	// loading. Callers log them once at start-up.
-	Warnings []string
+	Storage Storage `toml:"storage"` // [storage]
+
+	// Warnings lists what loading noticed but accepted: unknown keys (with
+	// the closest known one), Reacher-only settings. Callers log them once
+	// at start-up.
+	Warnings []string `toml:"-"`
 }
 
 // Proxy is a SOCKS5 proxy.
 type Proxy struct {
-	Host     string
-	Port     int
-	Username string
-	Password Secret
-	Timeout  time.Duration // timeout_ms; 0 means the SMTP timeout applies
+	Host     string        `toml:"host"`
+	Port     int           `toml:"port"`
+	Username string        `toml:"username"`
+	Password Secret        `toml:"password"`
+	Timeout  time.Duration `toml:"timeout_ms" unit:"ms"` // 0: the SMTP timeout applies
 }
 
-// Override tunes the verification of one provider. Zero values inherit the
-// top-level setting, except Retries, which is nil when inherited because 0 is
-// a meaningful retry count.
-type Override struct {
-	Type        VerifMethod
-	Proxy       string // id in Config.Proxies, or DefaultProxyID
-	HelloName   string
-	FromEmail   string
-	SMTPPort    int
-	SMTPTimeout time.Duration
-	Retries     *int
+// defaultProxyPort is used when a proxy section leaves out the port: it is
+// the SOCKS port registered with IANA (RFC 1928 §3).
+const defaultProxyPort = 1080
+
+// setDefaults is called by the loader when a proxy section first appears.
+func (p *Proxy) setDefaults() { p.Port = defaultProxyPort }
+
+// Overrides is Reacher's [overrides] table: named proxies, and one section
+// per provider (the providers are engine.Providers; the loader warns about
+// any other name).
+type Overrides struct {
+	Proxies   map[string]Proxy                 `toml:"proxies"`
+	Providers map[engine.Provider]ProviderRule `toml:",rest"`
 }
+
+// ProviderRule tunes the verification of one provider. Unset fields (nil,
+// or "") inherit the top-level setting; Retries 0 means no retry.
+type ProviderRule struct {
+	Type        VerifMethod    `toml:"type"`
+	Proxy       string         `toml:"proxy"` // id in Overrides.Proxies, or DefaultProxyID
+	HelloName   string         `toml:"hello_name"`
+	FromEmail   string         `toml:"from_email"`
+	SMTPPort    *int           `toml:"smtp_port"`
+	SMTPTimeout *time.Duration `toml:"smtp_timeout" unit:"s"`
+	Retries     *int           `toml:"retries"`
+}
+
+// setDefaults is called by the loader when a provider section first
+// appears: Reacher requires type, mailprobe assumes SMTP, its only real
+// method.
+func (r *ProviderRule) setDefaults() { r.Type = MethodSMTP }
 
 // Throttle limits accepted verification requests. A zero field is unlimited.
 type Throttle struct {
-	PerSecond int
-	PerMinute int // default 60
-	PerHour   int
-	PerDay    int // default 10000
+	PerSecond int `toml:"max_requests_per_second"`
+	PerMinute int `toml:"max_requests_per_minute"`
+	PerHour   int `toml:"max_requests_per_hour"`
+	PerDay    int `toml:"max_requests_per_day"`
 }
 
 // Worker configures queue processing.
 type Worker struct {
-	Enable bool
-	// PerMXConcurrency bounds simultaneous SMTP sessions to one MX host. It
-	// is read from Reacher's [worker.rabbitmq] concurrency; default 2, a
+	// Enable is Reacher's switch; accepted with a warning, since mailprobe
+	// serve always runs its worker and on Lambda the queue triggers it.
+	Enable bool `toml:"enable"`
+	// Concurrency bounds simultaneous verifications in one process.
+	Concurrency int `toml:"concurrency"`
+	// RcptsPerMinutePerMX bounds the RCPT commands sent to one MX host per
+	// minute; 0 is unlimited.
+	RcptsPerMinutePerMX int `toml:"rcpts_per_minute_per_mx"`
+	// RecipientsPerSession caps the addresses asked about in one SMTP session.
+	RecipientsPerSession int `toml:"recipients_per_session"`
+	// PerAddress opens one SMTP session per address, as Reacher does,
+	// instead of sharing sessions.
+	PerAddress bool `toml:"per_address"`
+	// RabbitMQ is Reacher's [worker.rabbitmq]; only concurrency is used.
+	RabbitMQ RabbitMQ `toml:"rabbitmq"`
+}
+
+// RabbitMQ is Reacher's [worker.rabbitmq] section.
+type RabbitMQ struct {
+	// Concurrency bounds simultaneous SMTP sessions to one MX host: a
 	// polite figure (Reacher's default of 5 is a consumer count, not a cap
 	// per mail server).
-	PerMXConcurrency int
-	// RcptsPerMinutePerMX bounds the RCPT commands sent to one MX host per
-	// minute ([worker] rcpts_per_minute_per_mx); default 60, 0 unlimited.
-	RcptsPerMinutePerMX int
-	// RecipientsPerSession caps the addresses asked about in one SMTP
-	// session ([worker] recipients_per_session); default 50.
-	RecipientsPerSession int
-	// PerAddress makes the worker open one SMTP session per address, as
-	// Reacher does, instead of sharing sessions ([worker] per_address).
-	PerAddress bool
-	// Concurrency bounds simultaneous verifications in one process
-	// ([worker] concurrency); default 10.
-	Concurrency int
+	Concurrency int `toml:"concurrency"`
 }
+
+// PerMXConcurrency bounds simultaneous SMTP sessions to one MX host.
+func (w Worker) PerMXConcurrency() int { return w.RabbitMQ.Concurrency }
 
 // Storage says where jobs and results live: DynamoDB and SQS in AWS mode,
 // DataDir when running locally.
 type Storage struct {
-	DynamoDBTable string
-	SQSQueueURL   string
-	DataDir       string
+	DynamoDBTable string `toml:"dynamodb_table"` // MAILPROBE_TABLE
+	SQSQueueURL   string `toml:"sqs_queue_url"`  // MAILPROBE_QUEUE_URL
+	DataDir       string `toml:"data_dir"`       // MAILPROBE_DATA_DIR
 }
 
 // AWS reports whether the AWS back ends (DynamoDB and SQS) are configured.
@@ -155,18 +178,23 @@ func (s Storage) AWS() bool { return s.DynamoDBTable != "" && s.SQSQueueURL != "
 // Default returns the configuration used when nothing is configured.
 func Default() Config {
 	return Config{
-		BackendName:  "mailprobe",
-		HTTPHost:     "127.0.0.1",
-		HTTPPort:     8080,
-		HelloName:    "localhost",
-		FromEmail:    "hello@localhost",
-		SMTPTimeout:  45 * time.Second,
-		SMTPPort:     25,
-		Retries:      1,
-		Proxies:      map[string]Proxy{},
-		Overrides:    map[Provider]Override{},
-		Throttle:     Throttle{PerMinute: 60, PerDay: 10000},
-		Worker:       Worker{PerMXConcurrency: 2, Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50},
+		BackendName: "mailprobe",
+		HTTPHost:    "127.0.0.1",
+		HTTPPort:    8080,
+		HelloName:   "localhost",
+		FromEmail:   "hello@localhost",
+		SMTPTimeout: 45 * time.Second,
+		SMTPPort:    25,
+		Retries:     1,
+		Overrides: Overrides{
+			Proxies:   map[string]Proxy{},
+			Providers: map[engine.Provider]ProviderRule{},
+		},
+		Throttle: Throttle{PerMinute: 60, PerDay: 10000},
+		Worker: Worker{
+			Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50,
+			RabbitMQ: RabbitMQ{Concurrency: 2},
+		},
 		CacheTTL:     24 * time.Hour,
 		LogLevel:     "info",
 		InlineBudget: 25 * time.Second,

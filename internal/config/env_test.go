@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
 )
 
 func TestEnvOverrides(t *testing.T) {
@@ -37,17 +39,17 @@ func TestEnvOverrides(t *testing.T) {
 				Password: NewSecret("pw0-secret"), Timeout: 250 * time.Millisecond}},
 		{"overrides.proxies id", "", []string{"RCH__OVERRIDES__PROXIES__PROXY9__HOST=h9",
 			"RCH__OVERRIDES__PROXIES__PROXY9__PORT=9", "RCH__OVERRIDES__PROXIES__PROXY9__USERNAME=u"},
-			func(c Config) any { return c.Proxies["proxy9"] }, Proxy{Host: "h9", Port: 9, Username: "u"}},
+			func(c Config) any { return c.Overrides.Proxies["proxy9"] }, Proxy{Host: "h9", Port: 9, Username: "u"}},
 		{"override type", "", []string{"RCH__OVERRIDES__GMAIL__TYPE=skip"},
-			func(c Config) any { return c.Overrides[Gmail] }, Override{Type: MethodSkip}},
+			func(c Config) any { return c.Overrides.Providers[engine.Gmail] }, ProviderRule{Type: "skip"}},
 		{"override fields", file, []string{"RCH__OVERRIDES__GMAIL__PROXY=proxy2", "RCH__OVERRIDES__GMAIL__RETRIES=3",
 			"RCH__OVERRIDES__GMAIL__SMTP_PORT=26", "RCH__OVERRIDES__GMAIL__SMTP_TIMEOUT=5",
 			"RCH__OVERRIDES__GMAIL__HELLO_NAME=h.example", "RCH__OVERRIDES__GMAIL__FROM_EMAIL=a@h.example"},
-			func(c Config) any { return c.Overrides[Gmail] }, Override{Type: MethodSMTP, Proxy: "proxy2",
-				HelloName: "h.example", FromEmail: "a@h.example", SMTPPort: 26, SMTPTimeout: 5 * time.Second, Retries: ptr(3)}},
+			func(c Config) any { return c.Overrides.Providers[engine.Gmail] }, ProviderRule{Type: MethodSMTP, Proxy: "proxy2",
+				HelloName: "h.example", FromEmail: "a@h.example", SMTPPort: ptr(26), SMTPTimeout: ptr(5 * time.Second), Retries: ptr(3)}},
 		{"worker", "", []string{"RCH__WORKER__ENABLE=true", "RCH__WORKER__RABBITMQ__CONCURRENCY=2",
 			"RCH__WORKER__CONCURRENCY=4"}, func(c Config) any { return c.Worker },
-			Worker{Enable: true, PerMXConcurrency: 2, Concurrency: 4, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
+			Worker{Enable: true, RabbitMQ: RabbitMQ{Concurrency: 2}, Concurrency: 4, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"booleans and lists", "", []string{"RCH__ALLOW_DIRECT=1", "RCH__ALLOW_PRIVATE_MX=true",
 			"RCH__ALLOW_REQUEST_PROXY=TRUE", "RCH__LOG_EMAILS=t", "RCH__DNS=127.0.0.1:53, 127.0.0.2:53"},
 			func(c Config) any {
@@ -61,7 +63,7 @@ func TestEnvOverrides(t *testing.T) {
 			func(c Config) any { return []any{c.Storage, c.LogLevel} },
 			[]any{Storage{DynamoDBTable: "mailprobe", SQSQueueURL: "http://q/1", DataDir: "/tmp/d"}, "warn"}},
 		{"MAILPROBE_PROXIES", "", []string{"MAILPROBE_PROXIES=socks5://u:p%40ss@10.0.0.1:1081, socks5h://h2"},
-			func(c Config) any { return c.ProxyPool }, []Proxy{
+			func(c Config) any { return c.ProxyPool }, ProxyList{
 				{Host: "10.0.0.1", Port: 1081, Username: "u", Password: NewSecret("p@ss")},
 				{Host: "h2", Port: 1080}}},
 		{"storage", "", []string{"RCH__STORAGE__DYNAMODB_TABLE=t", "RCH__STORAGE__SQS_QUEUE_URL=https://q",
@@ -91,13 +93,13 @@ func TestEnvErrors(t *testing.T) {
 	}{
 		{"int", []string{"RCH__HTTP_PORT=abc"}, ErrNotANumber, `RCH__HTTP_PORT: not a number: "abc"`},
 		{"PORT", []string{"PORT=x"}, ErrNotANumber, `PORT: not a number: "x"`},
-		{"int64", []string{"RCH__SMTP_TIMEOUT=45s"}, ErrNotANumber, `RCH__SMTP_TIMEOUT: not a number: "45s"`},
+		{"duration", []string{"RCH__SMTP_TIMEOUT=forever"}, ErrBadDuration, `RCH__SMTP_TIMEOUT: not a duration: "forever"`},
 		{"nested int", []string{"RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE=lots"}, ErrNotANumber,
 			`RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE: not a number: "lots"`},
 		{"bool", []string{"RCH__WORKER__ENABLE=yes"}, ErrNotABool, `RCH__WORKER__ENABLE: not a boolean: "yes"`},
 		{"unknown top", []string{"RCH__HTTP_PORTT=1"}, ErrUnknownKey, "RCH__HTTP_PORTT: unknown key http_portt"},
 		{"unknown provider", []string{"RCH__OVERRIDES__GMIAL__TYPE=smtp"}, ErrUnknownKey,
-			"RCH__OVERRIDES__GMIAL__TYPE: unknown key overrides.gmial.type"},
+			"RCH__OVERRIDES__GMIAL__TYPE: unknown key overrides.gmial (did you mean overrides.gmail?)"},
 		{"unknown proxy field", []string{"RCH__PROXY__HOSTNAME=x"}, ErrUnknownKey,
 			"RCH__PROXY__HOSTNAME: unknown key proxy.hostname"},
 		{"bad proxy URL", []string{"MAILPROBE_PROXIES=http://u:hunter2@h:1"}, ErrBadProxyURL,
@@ -112,7 +114,7 @@ func TestEnvErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load("", tt.env)
+			_, err := Load(Options{Environ: tt.env, Strict: true})
 			if !errors.Is(err, tt.target) {
 				t.Fatalf("Load error %v, want errors.Is %v", err, tt.target)
 			}
@@ -124,7 +126,7 @@ func TestEnvErrors(t *testing.T) {
 }
 
 func TestEnvReportsAllErrors(t *testing.T) {
-	_, err := Load("", []string{"RCH__HTTP_PORT=a", "RCH__SMTP_PORT=b", "RCH__NOPE=1"})
+	_, err := Load(Options{Environ: []string{"RCH__HTTP_PORT=a", "RCH__SMTP_PORT=b", "RCH__NOPE=1"}, Strict: true})
 	for _, want := range []string{"RCH__HTTP_PORT", "RCH__SMTP_PORT", "RCH__NOPE"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %s", err, want)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
 )
 
 // writeTOML writes data to a backend_config.toml in a fresh directory.
@@ -24,7 +26,7 @@ func writeTOML(t *testing.T, data string) string {
 
 func mustLoad(t *testing.T, path string, env []string) Config {
 	t.Helper()
-	c, err := Load(path, env)
+	c, err := Load(Options{File: path, Environ: env})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -53,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		{"header_secret unset", c.HeaderSecret.IsZero(), true},
 		{"proxy", c.Proxy, (*Proxy)(nil)},
 		{"throttle", c.Throttle, Throttle{PerMinute: 60, PerDay: 10000}},
-		{"worker", c.Worker, Worker{PerMXConcurrency: 2, Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
+		{"worker", c.Worker, Worker{RabbitMQ: RabbitMQ{Concurrency: 2}, Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"cache_ttl", c.CacheTTL, 24 * time.Hour},
 		{"allow_request_proxy", c.AllowRequestProxy, false},
 		{"allow_direct", c.AllowDirect, false},
@@ -72,8 +74,8 @@ func TestDefaults(t *testing.T) {
 
 func TestLoadFile(t *testing.T) {
 	c := mustLoad(t, "testdata/backend_config.toml", nil)
-	gmail := c.Overrides[Gmail]
-	yahoo := c.Overrides[Yahoo]
+	gmail := c.Overrides.Providers[engine.Gmail]
+	yahoo := c.Overrides.Providers[engine.Yahoo]
 	tests := []struct {
 		name string
 		got  any
@@ -99,17 +101,17 @@ func TestLoadFile(t *testing.T) {
 		{"inline_budget", c.InlineBudget, 20 * time.Second},
 		{"proxy", *c.Proxy, Proxy{Host: "proxy.example.org", Port: 1081, Username: "user0",
 			Password: NewSecret("pw0-secret"), Timeout: 5 * time.Second}},
-		{"proxies.proxy1", c.Proxies["proxy1"], Proxy{Host: "p1.example.org", Port: 1080, Username: "u1",
+		{"proxies.proxy1", c.Overrides.Proxies["proxy1"], Proxy{Host: "p1.example.org", Port: 1080, Username: "u1",
 			Password: NewSecret("pw1-secret")}},
-		{"proxies.proxy2", c.Proxies["proxy2"], Proxy{Host: "p2.example.org", Port: 1082}},
-		{"overrides.gmail", gmail, Override{Type: MethodSMTP, Proxy: "proxy1",
+		{"proxies.proxy2", c.Overrides.Proxies["proxy2"], Proxy{Host: "p2.example.org", Port: 1082}},
+		{"overrides.gmail", gmail, ProviderRule{Type: MethodSMTP, Proxy: "proxy1",
 			HelloName: "gmail-hello.example.org", FromEmail: "gmail@example.org"}},
-		{"overrides.hotmailb2c", c.Overrides[HotmailB2C], Override{Type: MethodHeadless}},
-		{"overrides.yahoo", yahoo, Override{Type: MethodSMTP, Proxy: "default", SMTPPort: 587,
-			SMTPTimeout: 20 * time.Second, Retries: ptr(0)}},
-		{"overrides count", len(c.Overrides), 3},
+		{"overrides.hotmailb2c", c.Overrides.Providers[engine.HotmailB2C], ProviderRule{Type: "headless"}},
+		{"overrides.yahoo", yahoo, ProviderRule{Type: MethodSMTP, Proxy: "default", SMTPPort: ptr(587),
+			SMTPTimeout: ptr(20 * time.Second), Retries: ptr(0)}},
+		{"overrides count", len(c.Overrides.Providers), 3},
 		{"throttle", c.Throttle, Throttle{PerSecond: 20, PerMinute: 100, PerHour: 1000, PerDay: 20000}},
-		{"worker", c.Worker, Worker{Enable: true, PerMXConcurrency: 3, Concurrency: 8, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
+		{"worker", c.Worker, Worker{Enable: true, RabbitMQ: RabbitMQ{Concurrency: 3}, Concurrency: 8, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"storage", c.Storage, Storage{DataDir: "/var/lib/mailprobe"}},
 	}
 	for _, tt := range tests {
@@ -169,7 +171,7 @@ func TestExampleFile(t *testing.T) {
 		if c.Warnings = otherWarnings(tmp, c); len(c.Warnings) != 0 {
 			t.Errorf("warnings: %q", c.Warnings)
 		}
-		if c.Proxy == nil || len(c.Proxies) != 2 || len(c.Overrides) != len(Providers()) ||
+		if c.Proxy == nil || len(c.Overrides.Proxies) != 2 || len(c.Overrides.Providers) != len(engine.Providers()) ||
 			c.HeaderSecret.IsZero() || !c.Storage.AWS() {
 			t.Errorf("uncommented example lacks a section: %+v", c)
 		}
@@ -191,7 +193,7 @@ func TestWorkerEnableWarning(t *testing.T) {
 		{"file true", "[worker]\nenable = true\n", nil, []string{"file"}, true},
 		{"file false", "[worker]\nenable = false\n", nil, []string{"file"}, false},
 		{"env", "", []string{"RCH__WORKER__ENABLE=false"}, []string{"RCH__WORKER__ENABLE"}, false},
-		{"both", "[worker]\nenable = false\n", []string{"RCH__WORKER__ENABLE=true"}, []string{"file", "RCH__WORKER__ENABLE"}, true},
+		{"both: the last source", "[worker]\nenable = false\n", []string{"RCH__WORKER__ENABLE=true"}, []string{"RCH__WORKER__ENABLE"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,7 +220,7 @@ func TestWorkerEnableWarning(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load(filepath.Join(t.TempDir(), "nope.toml"), nil)
+	_, err := Load(Options{File: filepath.Join(t.TempDir(), "nope.toml")})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("got %v, want os.ErrNotExist", err)
 	}
@@ -227,7 +229,7 @@ func TestLoadMissingFile(t *testing.T) {
 func BenchmarkLoad(b *testing.B) {
 	env := []string{"RCH__HTTP_PORT=9000", "RCH__OVERRIDES__GMAIL__TYPE=smtp", "MAILPROBE_PROXIES=socks5://u:p@h:1"}
 	for b.Loop() {
-		if _, err := Load("testdata/backend_config.toml", env); err != nil {
+		if _, err := Load(Options{File: "testdata/backend_config.toml", Environ: env}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -12,23 +12,42 @@ import (
 // engine's grammar, so there is one definition of a valid proxy URL.
 var ErrBadProxyURL = dialer.ErrInvalidProxyURL
 
-// ParseProxyURLs parses a comma-separated list of proxy URLs in the grammar
-// of dialer.ParseProxyURL: socks5://[user[:password]@]host[:port][?timeout_ms=N]
-// (socks5h is accepted as a synonym, the port defaults to 1080). Errors
-// name the entry by position and never repeat the text, which may hold a
-// password.
-func ParseProxyURLs(list string) ([]Proxy, error) {
-	var out []Proxy
+// ProxyList is the proxy_urls setting: proxies given as URLs, rotated with
+// [proxy].
+type ProxyList []Proxy
+
+// parseSetting reads a comma-separated string or a TOML list of URLs.
+func (l *ProxyList) parseSetting(raw any) error {
+	urls, err := toStrings(raw)
+	if err != nil {
+		return err
+	}
+	var out ProxyList
 	var errs []error
-	for i, raw := range splitList(list) {
-		p, err := parseProxyURL(raw)
+	for i, u := range urls {
+		p, err := parseProxyURL(u)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, err))
 			continue
 		}
 		out = append(out, p)
 	}
-	return out, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	*l = out
+	return nil
+}
+
+// ParseProxyURLs parses a comma-separated list of proxy URLs in the grammar
+// of dialer.ParseProxyURL: socks5://[user[:password]@]host[:port][?timeout_ms=N]
+// (socks5h is accepted as a synonym, the port defaults to 1080). Errors
+// name the entry by position and never repeat the text, which may hold a
+// password.
+func ParseProxyURLs(list string) ([]Proxy, error) {
+	var l ProxyList
+	err := l.parseSetting(list)
+	return l, err
 }
 
 // parseProxyURL reads one URL with the dialer's parser and keeps its

@@ -116,7 +116,7 @@ func TestResolveSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load("", []string{"RCH__HEADER_SECRET=" + tt.secret})
+			c, err := Load(Options{Environ: []string{"RCH__HEADER_SECRET=" + tt.secret}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,3 +70,13 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() +
 // MarshalText implements encoding.TextMarshaler with the redacted form, so
 // that TOML or YAML encoders do not leak the value either.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// parseSetting lets the loader read a secret from a file or variable.
+func (s *Secret) parseSetting(raw any) error {
+	v, ok := raw.(string)
+	if !ok {
+		return errWrongType("a string")
+	}
+	*s = NewSecret(v)
+	return nil
+}

@@ -16,7 +16,7 @@ func TestSecretRedaction(t *testing.T) {
 	c := Default()
 	c.HeaderSecret = s
 	c.Proxy = &Proxy{Host: "h", Port: 1, Password: s}
-	c.Proxies["p"] = Proxy{Host: "h", Port: 1, Password: s}
+	c.Overrides.Proxies["p"] = Proxy{Host: "h", Port: 1, Password: s}
 	c.ProxyPool = []Proxy{{Host: "h", Port: 1, Password: s}}
 
 	outputs := map[string]string{}

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
 )
 
 // ErrInvalid is matched (errors.Is) by every validation error.
@@ -27,10 +28,6 @@ func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
 
 func invalid(key, format string, args ...any) error {
 	return &FieldError{Key: key, Problem: fmt.Sprintf(format, args...)}
-}
-
-func overrideKey(p Provider, field string) string {
-	return "overrides." + string(p) + "." + field
 }
 
 // Validate checks c and returns every problem found, joined.
@@ -69,10 +66,10 @@ func (c Config) Validate() error {
 		errs = append(errs, checkProxy("proxy", *c.Proxy)...)
 	}
 	for i, p := range c.ProxyPool {
-		errs = append(errs, checkProxy(fmt.Sprintf("MAILPROBE_PROXIES[%d]", i), p)...)
+		errs = append(errs, checkProxy(fmt.Sprintf("proxy_urls[%d]", i), p)...)
 	}
-	for _, id := range sortedKeys(c.Proxies) {
-		errs = append(errs, checkProxy("overrides.proxies."+id, c.Proxies[id])...)
+	for _, id := range sortedKeys(c.Overrides.Proxies) {
+		errs = append(errs, checkProxy("overrides.proxies."+id, c.Overrides.Proxies[id])...)
 	}
 	errs = append(errs, c.checkOverrides()...)
 	errs = append(errs, c.checkThrottleAndWorker()...)
@@ -84,35 +81,33 @@ func (c Config) Validate() error {
 
 func (c Config) checkOverrides() []error {
 	var errs []error
-	for _, p := range Providers() {
-		o, ok := c.Overrides[p]
+	for _, p := range engine.Providers() {
+		o, ok := c.Overrides.Providers[p]
 		if !ok {
 			continue
 		}
-		switch o.Type {
-		case MethodSMTP, MethodSkip, MethodHeadless, MethodAPI:
-		default:
-			errs = append(errs, invalid(overrideKey(p, "type"),
-				"must be one of smtp, skip, headless, api, got %q", o.Type))
+		key := func(field string) string { return "overrides." + string(p) + "." + field }
+		if _, err := engine.ParseMethod(string(o.Type)); err != nil || o.Type == "" {
+			errs = append(errs, invalid(key("type"), "must be one of smtp, skip, headless, api, got %q", o.Type))
 		}
 		if o.Proxy != "" && !c.hasProxy(o.Proxy) {
-			errs = append(errs, invalid(overrideKey(p, "proxy"),
+			errs = append(errs, invalid(key("proxy"),
 				"no proxy %q in [overrides.proxies] (or [proxy] for %q)", o.Proxy, DefaultProxyID))
 		}
 		if o.HelloName != "" {
-			errs = appendErr(errs, checkHello(overrideKey(p, "hello_name"), o.HelloName))
+			errs = appendErr(errs, checkHello(key("hello_name"), o.HelloName))
 		}
 		if o.FromEmail != "" {
-			errs = appendErr(errs, checkEmail(overrideKey(p, "from_email"), o.FromEmail))
+			errs = appendErr(errs, checkEmail(key("from_email"), o.FromEmail))
 		}
-		if o.SMTPPort != 0 {
-			errs = appendErr(errs, checkPort(overrideKey(p, "smtp_port"), o.SMTPPort))
+		if o.SMTPPort != nil {
+			errs = appendErr(errs, checkPort(key("smtp_port"), *o.SMTPPort))
 		}
-		if o.SMTPTimeout < 0 {
-			errs = append(errs, invalid(overrideKey(p, "smtp_timeout"), "must be > 0, got %s", o.SMTPTimeout))
+		if o.SMTPTimeout != nil {
+			errs = appendErr(errs, checkPositive(key("smtp_timeout"), *o.SMTPTimeout))
 		}
 		if o.Retries != nil {
-			errs = appendErr(errs, checkNonNegative(overrideKey(p, "retries"), int64(*o.Retries)))
+			errs = appendErr(errs, checkNonNegative(key("retries"), int64(*o.Retries)))
 		}
 	}
 	return errs
@@ -122,7 +117,7 @@ func (c Config) hasProxy(id string) bool {
 	if id == DefaultProxyID && c.Proxy != nil {
 		return true
 	}
-	_, ok := c.Proxies[id]
+	_, ok := c.Overrides.Proxies[id]
 	return ok
 }
 
@@ -142,8 +137,8 @@ func (c Config) checkThrottleAndWorker() []error {
 	if c.Worker.Concurrency < 1 {
 		errs = append(errs, invalid("worker.concurrency", "must be ≥ 1, got %d", c.Worker.Concurrency))
 	}
-	if c.Worker.PerMXConcurrency < 1 {
-		errs = append(errs, invalid("worker.rabbitmq.concurrency", "must be ≥ 1, got %d", c.Worker.PerMXConcurrency))
+	if c.Worker.PerMXConcurrency() < 1 {
+		errs = append(errs, invalid("worker.rabbitmq.concurrency", "must be ≥ 1, got %d", c.Worker.PerMXConcurrency()))
 	}
 	if c.Worker.RcptsPerMinutePerMX < 0 {
 		errs = append(errs, invalid("worker.rcpts_per_minute_per_mx", "must be ≥ 0, got %d", c.Worker.RcptsPerMinutePerMX))
@@ -236,13 +231,4 @@ func checkLogLevel(level string) error {
 		return nil
 	}
 	return invalid("log_level", "must be debug, info, warn or error, got %q", level)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

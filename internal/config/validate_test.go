@@ -86,7 +86,7 @@ func TestValidationErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(writeTOML(t, tt.toml), tt.env)
+			_, err := Load(Options{File: writeTOML(t, tt.toml), Environ: tt.env})
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Load error %v, want ErrInvalid", err)
 			}
@@ -111,7 +111,7 @@ func TestValidConfigs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Load(writeTOML(t, tt.toml), nil); err != nil {
+			if _, err := Load(Options{File: writeTOML(t, tt.toml), }); err != nil {
 				t.Errorf("Load: %v", err)
 			}
 		})
@@ -125,7 +125,7 @@ func TestUnknownKeys(t *testing.T) {
 		msgs []string
 	}{
 		{"typo in provider", "[overrides.gmial]\ntype = \"smtp\"",
-			[]string{"backend_config.toml: unknown key overrides.gmial.type"}},
+			[]string{"backend_config.toml: unknown key overrides.gmial (did you mean overrides.gmail?)"}},
 		{"empty unknown table", "[overrides.gmial]", []string{"unknown key overrides.gmial"}},
 		{"top-level typo", "http_prot = 1", []string{"unknown key http_prot"}},
 		{"several", "a = 1\n[throttle]\nmax_requests_per_week = 1\n[proxy]\nhost = \"h\"\nhostname = \"h\"",
@@ -135,7 +135,7 @@ func TestUnknownKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Load(writeTOML(t, tt.toml), nil)
+			_, err := Load(Options{File: writeTOML(t, tt.toml), Strict: true})
 			if !errors.Is(err, ErrUnknownKey) {
 				t.Fatalf("Load error %v, want ErrUnknownKey", err)
 			}
@@ -151,11 +151,12 @@ func TestUnknownKeys(t *testing.T) {
 func TestBadTOML(t *testing.T) {
 	tests := []struct{ name, toml string }{
 		{"syntax", "http_port = "},
-		{"type", `http_port = "8080"`},
+		{"type", `http_port = true`},
+		{"table for a value", "[http_port]\nx = 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Load(writeTOML(t, tt.toml), nil); err == nil {
+			if _, err := Load(Options{File: writeTOML(t, tt.toml), }); err == nil {
 				t.Error("Load succeeded, want error")
 			}
 		})
