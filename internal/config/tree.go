@@ -60,7 +60,7 @@ type loader struct {
 	unknown  []error // unknown keys, fatal when the configuration is strict
 	errs     []error
 	set      map[string]string // dotted key → source of the value that set it last
-	ignored  map[string]bool // Reacher-only roots already reported
+	ignored  map[string]bool   // Reacher-only roots already reported
 }
 
 func newLoader() *loader {

@@ -111,7 +111,7 @@ func TestValidConfigs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Load(Options{File: writeTOML(t, tt.toml), }); err != nil {
+			if _, err := Load(Options{File: writeTOML(t, tt.toml)}); err != nil {
 				t.Errorf("Load: %v", err)
 			}
 		})
@@ -156,7 +156,7 @@ func TestBadTOML(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Load(Options{File: writeTOML(t, tt.toml), }); err == nil {
+			if _, err := Load(Options{File: writeTOML(t, tt.toml)}); err == nil {
 				t.Error("Load succeeded, want error")
 			}
 		})
