@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine/address"
+	"github.com/mailprobe/mailprobe/engine/smtpstep"
 )
 
 // IncompleteError is VerifyBatch's error when ctx ended before every
@@ -221,21 +222,20 @@ func (b *batch) run(ctx context.Context, g *group) {
 	records, mxStep, hint := v.lookupMX(ctx, g.domain)
 	smtp := mxStep.Err == nil && mxStep.Value.AcceptsMail
 	var (
-		rt   route
-		serr *StepError
-		j    *job
+		rt      route
+		serr    *StepError
+		answers []smtpstep.Answer
 	)
 	if smtp {
 		rt, serr = v.plan(records.Hosts, g.req)
 	}
 	if smtp && serr == nil {
-		addrs, utf8, extras := make([]string, len(g.members)), make([]bool, len(g.members)), make([]*DebugExtra, len(g.members))
+		addrs := make([]smtpstep.Address, len(g.members))
 		for k, m := range g.members {
-			addrs[k], utf8[k] = m.addr.Address, m.addr.RequiresSMTPUTF8()
-			extras[k] = smtpDebug(&b.results[m.index], rt, records.Hosts)
+			addrs[k] = smtpstep.Address{Addr: m.addr.Address, UTF8: m.addr.RequiresSMTPUTF8()}
+			smtpDebug(&b.results[m.index], rt)
 		}
-		j = v.newJob(rt, records.Hosts, g.domain, addrs, utf8, extras)
-		j.run(ctx)
+		answers = smtpstep.Run(ctx, v.step, rt.step, g.domain, addrs)
 	}
 	live := ctx.Err() == nil
 	for k, m := range g.members {
@@ -247,11 +247,8 @@ func (b *batch) run(ctx context.Context, g *group) {
 		case hint != nil:
 			h := *hint
 			res.Retry = &h
-		case j != nil:
-			a := &j.answers[k]
-			res.SMTP, res.Retry = a.step, a.hint
-			a.reportProxy(res, rt)
-			b.final[m.index] = a.final
+		case answers != nil:
+			res.SMTP, b.final[m.index] = report(res, rt, answers[k])
 		case serr != nil:
 			e := *serr
 			res.SMTP = Failed[SMTP](&e)

@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // Limiter paces the SMTP sessions the engine opens to each MX host, so a
 // bulk job stays as polite to a mail server as a trickle of single checks:
@@ -16,18 +13,4 @@ type Limiter interface {
 	// session is over. The error is non-nil when ctx ended first or the
 	// limiter could not decide; no session is opened then.
 	Acquire(ctx context.Context, mxHost string, rcpts int) (release func(), err error)
-}
-
-// acquire asks the configured Limiter, if any. A failure other than ctx
-// ending is reported like a connection failure: the address gets a
-// retryable error rather than a session the limits did not allow.
-func (v *Verifier) acquire(ctx context.Context, mxHost string, rcpts int) (func(), error) {
-	if v.cfg.Limiter == nil {
-		return func() {}, nil
-	}
-	release, err := v.cfg.Limiter.Acquire(ctx, mxHost, rcpts)
-	if err != nil {
-		return nil, fmt.Errorf("politeness limit for MX host %s: %w", mxHost, err)
-	}
-	return release, nil
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/misc"
 	"github.com/mailprobe/mailprobe/engine/mx"
+	"github.com/mailprobe/mailprobe/engine/smtpprobe"
+	"github.com/mailprobe/mailprobe/engine/smtpstep"
 )
 
 // Resolver is the DNS the engine needs; *mx.Resolver implements it, and
@@ -127,6 +129,7 @@ var ErrNoProxy = errors.New("no SOCKS5 proxy configured and direct connections a
 // Verifier runs verifications. It is safe for concurrent use.
 type Verifier struct {
 	cfg      Config
+	step     *smtpstep.Env
 	rotation *dialer.Rotation
 	named    map[string]proxyDialer
 	direct   dialer.Dialer // nil unless cfg.AllowDirect
@@ -160,7 +163,7 @@ func New(cfg Config) (*Verifier, error) {
 	cfg.MaxRecipientsPerSession = positive(cfg.MaxRecipientsPerSession, DefaultMaxRecipientsPerSession)
 	cfg.SessionsPerDomain = positive(cfg.SessionsPerDomain, DefaultSessionsPerDomain)
 	cfg.BatchDomains = positive(cfg.BatchDomains, DefaultBatchDomains)
-	v := &Verifier{cfg: cfg, named: make(map[string]proxyDialer, len(cfg.NamedProxies))}
+	v := &Verifier{cfg: cfg, named: make(map[string]proxyDialer, len(cfg.NamedProxies)), step: stepEnv(cfg)}
 	if cfg.AllowDirect {
 		v.direct = dialer.Direct(cfg.Defaults.Timeout)
 	}
@@ -189,6 +192,25 @@ func New(cfg Config) (*Verifier, error) {
 		}
 	}
 	return v, nil
+}
+
+// stepEnv is what every SMTP step of the Verifier shares.
+func stepEnv(cfg Config) *smtpstep.Env {
+	env := &smtpstep.Env{
+		Resolver:                cfg.Resolver,
+		Client:                  smtpprobe.ClientOptions{CommandTimeout: cfg.CommandTimeout, DisablePipelining: cfg.DisablePipelining},
+		MaxRecipientsPerSession: cfg.MaxRecipientsPerSession,
+		SessionsPerDomain:       cfg.SessionsPerDomain,
+		GreylistWait:            cfg.GreylistWait,
+		Random:                  cfg.Random,
+	}
+	if cfg.Limiter != nil {
+		env.Limiter = cfg.Limiter
+	}
+	if !cfg.AllowPrivateMX {
+		env.CheckAddr = cfg.CheckAddr
+	}
+	return env
 }
 
 // positive returns n, or def when n is not positive.
@@ -244,7 +266,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	records, mxStep, hint := v.lookupMX(ctx, addr.Domain)
 	res.MX, res.Retry = mxStep, hint
 	if mxStep.Err == nil && mxStep.Value.AcceptsMail {
-		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
+		res.SMTP = v.smtpStep(ctx, &res, addr.Address, addr.RequiresSMTPUTF8(), addr.Domain, records.Hosts, req)
 	}
 	wg.Wait()
 	remote.fill(&res.Misc.Value)

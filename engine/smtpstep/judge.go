@@ -1,0 +1,146 @@
+package smtpstep
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/smtpprobe"
+)
+
+// Failure types of the smtp step. They extend Reacher's (Timeout, Socks5,
+// IOError) with precise kinds; the API documents every one.
+const (
+	TypeTimeout        = "Timeout"
+	TypeSocks5         = "Socks5"
+	TypeProxyAuth      = "ProxyAuth"
+	TypePrivateAddress = "PrivateAddress"
+	TypeIO             = "IOError"
+	TypeProtocol       = "ProtocolError"
+	TypeBlocked        = "Blocked"
+	TypeGreylisted     = "Greylisted"
+	TypeTemporary      = "Temporary"
+	TypeSMTP           = "SmtpError"
+)
+
+// defaultRetryAfter is used when a connection-level failure leaves no reply
+// that says how long to wait.
+const defaultRetryAfter = 5 * time.Minute
+
+// judgeRecipient reads the server's answer about one recipient. The
+// catch-all flag is the probe's business (catchall.go).
+func judgeRecipient(rr smtpprobe.RecipientResult) (Facts, *Failure, *Retry) {
+	f := Facts{CanConnect: true}
+	switch rr.Class {
+	case smtpprobe.Deliverable:
+		f.Deliverable = true
+	case smtpprobe.Invalid:
+	case smtpprobe.FullInbox:
+		f.FullInbox = true
+	case smtpprobe.Disabled:
+		f.Disabled = true
+	default:
+		fail, retry := replyFailure(rr.Reply, rr.Class, rr.Description)
+		return Facts{}, fail, retry
+	}
+	return f, nil, nil
+}
+
+// replyFailure maps a reply that says nothing definite about the mailbox to
+// a failure, with a retry for temporary conditions. class and desc are
+// what smtpprobe.Classify says of r: a RCPT reply comes classified
+// already, and reading its text again would double the work.
+func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (*Failure, *Retry) {
+	msg := r.Error()
+	switch class {
+	case smtpprobe.Blocked, smtpprobe.NeedsRDNS:
+		return &Failure{Type: TypeBlocked, Message: msg, Description: desc}, nil
+	case smtpprobe.Greylisted:
+		return &Failure{Type: TypeGreylisted, Message: msg},
+			&Retry{After: smtpprobe.RetryAfter(r, class), Reason: "greylisted"}
+	case smtpprobe.Temporary, smtpprobe.TooManyRecipients:
+		return &Failure{Type: TypeTemporary, Message: msg},
+			&Retry{After: smtpprobe.RetryAfter(r, class), Reason: "temporary failure"}
+	}
+	return &Failure{Type: TypeSMTP, Message: msg, Description: desc}, nil
+}
+
+// failure maps the last connection-level error to a failure. ctxErr is
+// non-nil when the time for the step ran out (or the caller's ctx ended):
+// every failure then counts as a timeout.
+func failure(ctxErr, err error) (*Failure, *Retry) {
+	if err == nil {
+		err = ctxErr
+	}
+	if err == nil {
+		err = errors.New("no MX host could be reached")
+	}
+	var (
+		pe    *dialer.ProxyError
+		reply *smtpprobe.Reply
+		perr  *smtpprobe.ProtocolError
+	)
+	retry := &Retry{After: defaultRetryAfter, Reason: "connection failure"}
+	switch {
+	case errors.As(err, &reply):
+		// A reply that ended a session (a refused banner, EHLO or MAIL
+		// FROM, or a 421), which no one classified yet.
+		class, desc := smtpprobe.Classify(reply)
+		return replyFailure(reply, class, desc)
+	case errors.Is(err, dialer.ErrPrivateAddress):
+		return &Failure{Type: TypePrivateAddress, Message: err.Error()}, nil
+	case dialer.IsAuth(err):
+		return &Failure{Type: TypeProxyAuth, Message: err.Error()}, nil
+	case isTimeout(ctxErr, err):
+		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err)}, retry
+	case errors.As(err, &pe):
+		return &Failure{Type: TypeSocks5, Message: err.Error()}, retry
+	case errors.As(err, &perr):
+		return &Failure{Type: TypeProtocol, Message: err.Error()}, nil
+	}
+	return &Failure{Type: TypeIO, Message: err.Error()}, retry
+}
+
+// refusal returns the reply with which the server refused a session
+// before any recipient (banner, EHLO or MAIL FROM answered 5xx), or nil.
+// Such a refusal is about us, not about a mailbox, and every address of
+// the domain would get it, so no other MX host is tried.
+func refusal(err error) *smtpprobe.Reply {
+	var r *smtpprobe.Reply
+	if errors.As(err, &r) && r.Code >= 500 {
+		return r
+	}
+	return nil
+}
+
+// sessionReply returns the reply in err's chain, if any: the last thing a
+// broken session heard from the server.
+func sessionReply(err error) *smtpprobe.Reply {
+	var r *smtpprobe.Reply
+	if errors.As(err, &r) {
+		return r
+	}
+	return nil
+}
+
+func isTimeout(ctxErr, err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var pe *dialer.ProxyError
+	if errors.As(err, &pe) && pe.Kind == dialer.Timeout {
+		return true
+	}
+	return ctxErr != nil
+}
+
+func timeoutMessage(err error) string {
+	m := err.Error()
+	if strings.Contains(m, "timeout") || strings.Contains(m, "deadline") {
+		return m
+	}
+	return "timed out: " + m
+}
