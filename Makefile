@@ -14,7 +14,7 @@ LISTEN ?= 127.0.0.1:8080
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUZZTIME ?= 10s
 
-.PHONY: run test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable
+.PHONY: run test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable sam-env-vars
 
 ## run: build and start `mailprobe serve` (embedded queue and store under ./data)
 run: build-local
@@ -95,6 +95,12 @@ events:
 
 deploy:
 	sam build --template-file infra/template.yaml && sam deploy --guided
+
+## sam-env-vars: .aws-sam/env-vars.json for `sam local invoke --env-vars`, computed from the
+## template and samconfig.toml (ARGS: -config-env, -command, -parameter-overrides, -ref ID=value)
+SAM_ENV_VARS ?= .aws-sam/env-vars.json
+sam-env-vars:
+	$(GO) run ./cmd/sam-env-vars -o $(SAM_ENV_VARS) $(ARGS)
 
 refresh-disposable:
 	./scripts/refresh-disposable.sh
