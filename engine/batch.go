@@ -159,6 +159,7 @@ type member struct {
 // groupKey holds what makes two requests for one domain share sessions.
 type groupKey struct {
 	domain, from, hello    string
+	job, avoid             string
 	port                   int
 	proxy                  RequestProxy
 	hasProxy               bool
@@ -170,7 +171,7 @@ type groupKey struct {
 }
 
 func keyOf(domain string, r Request) groupKey {
-	k := groupKey{domain: domain, from: r.FromEmail, hello: r.HelloName, port: r.SMTPPort,
+	k := groupKey{domain: domain, from: r.FromEmail, hello: r.HelloName, port: r.SMTPPort, job: r.JobID, avoid: r.AvoidProxy,
 		gmail: r.GmailVerifMethod, hb2b: r.HotmailB2BVerifMethod, hb2c: r.HotmailB2CVerifMethod, yho: r.YahooVerifMethod}
 	if r.Proxy != nil {
 		k.proxy, k.hasProxy = *r.Proxy, true
@@ -235,7 +236,7 @@ func (b *batch) run(ctx context.Context, g *group) {
 			addrs[k] = smtpstep.Address{Addr: m.addr.Address, UTF8: m.addr.RequiresSMTPUTF8()}
 			smtpDebug(&b.results[m.index], rt)
 		}
-		answers = smtpstep.Run(ctx, v.step, rt.step, g.domain, addrs)
+		answers = smtpstep.Run(ctx, v.step, rt.step, smtpstep.Domain{Name: g.domain, Job: g.req.JobID, Addrs: addrs})
 	}
 	live := ctx.Err() == nil
 	for k, m := range g.members {

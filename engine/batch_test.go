@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,9 +44,11 @@ func users(domain string, kv ...string) map[string]string {
 
 // corpus holds the rows of TestVerifyScenarios, with several addresses
 // per domain, and the servers that make batches hard: a transaction
-// limit of one (Outlook-like) and of three, a 421 in mid-session, servers
-// that drop the connection after a few commands, pipelining, SMTPUTF8,
-// gmail.com (no catch-all probe) and an MX host that is down.
+// limit of one (Outlook-like) and of three, servers that drop the
+// connection after a few commands, pipelining, SMTPUTF8, gmail.com (no
+// catch-all probe) and an MX host that is down. (A 421 defers the whole
+// domain, so a batch and single checks differ there by design: see
+// domain_test.go.)
 func corpus() []corpusDomain {
 	return []corpusDomain{
 		{domain: "exists.test", server: smtptest.Options{Users: users("exists.test", "alice", ok250, "bob", "250 OK", "carol", "550 5.1.1 user unknown")},
@@ -84,15 +85,6 @@ func corpus() []corpusDomain {
 		{domain: "pipelined.test", server: smtptest.Options{Pipelining: true,
 			Users: users("pipelined.test", "p1", ok250, "p3", ok250, "p5", "452 4.2.2 over quota", "p7", ok250)},
 			emails: emails("pipelined.test", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8")},
-		{domain: "rcpt421.test", server: smtptest.Options{Mailbox: func(rcpt string) string {
-			switch strings.ToLower(rcpt) {
-			case "x@rcpt421.test":
-				return "421 4.3.2 shutting down"
-			case "a@rcpt421.test", "b@rcpt421.test", "d@rcpt421.test":
-				return ok250
-			}
-			return "550 5.1.1 user unknown"
-		}}, emails: emails("rcpt421.test", "a", "b", "x", "c", "d")},
 		{domain: "cmdlimit.test", drop: 5, dropUsers: users("cmdlimit.test", "u1", ok250, "u3", ok250, "u4", ok250),
 			emails: emails("cmdlimit.test", "u1", "u2", "u3", "u4", "u5", "u6")},
 		{domain: "cmdlimit-pipe.test", drop: -4, dropUsers: users("cmdlimit-pipe.test", "u2", ok250, "u5", ok250),
@@ -152,6 +144,11 @@ func comparable(r engine.Result) engine.Result {
 		x := *r.Debug.Mailprobe
 		x.Sessions, x.MXTried = 0, nil
 		r.Debug.Mailprobe = &x
+	}
+	if r.Retry != nil {
+		h := *r.Retry
+		h.Waited = 0
+		r.Retry = &h
 	}
 	return r
 }

@@ -20,7 +20,7 @@ type countingLimiter struct {
 	rcpts, sessions atomic.Int64
 }
 
-func (c *countingLimiter) Acquire(ctx context.Context, host string, n int) (func(), error) {
+func (c *countingLimiter) Acquire(ctx context.Context, host string, n int) (func(int), error) {
 	c.rcpts.Add(int64(n))
 	c.sessions.Add(1)
 	return c.Limiter.Acquire(ctx, host, n)
@@ -140,7 +140,7 @@ type refusingLimiter struct{}
 
 var errLimiterDown = errors.New("limiter store unavailable")
 
-func (refusingLimiter) Acquire(context.Context, string, int) (func(), error) {
+func (refusingLimiter) Acquire(context.Context, string, int) (func(int), error) {
 	return nil, errLimiterDown
 }
 

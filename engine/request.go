@@ -25,6 +25,14 @@ type Request struct {
 	HotmailB2CVerifMethod MethodName    `json:"hotmailb2c_verif_method,omitempty"`
 	YahooVerifMethod      MethodName    `json:"yahoo_verif_method,omitempty"`
 	CheckGravatar         bool          `json:"check_gravatar,omitempty"`
+
+	// JobID names the work the check belongs to (a bulk job, a CLI run),
+	// so that its retries probe a domain's catch-all with the same
+	// address; "" draws one per check. Not part of Reacher's request.
+	JobID string `json:"-"`
+	// AvoidProxy is the proxy (host:port) an earlier check of the address
+	// failed through: with a rotation, the check goes through another.
+	AvoidProxy string `json:"-"`
 }
 
 // RequestProxy is Reacher's per-request proxy object.

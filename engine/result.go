@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/mailprobe/mailprobe/engine/retry"
 )
 
 // Reachability is the verdict of one verification, as Reacher names it.
@@ -37,6 +39,24 @@ type Result struct {
 type RetryHint struct {
 	After  time.Duration
 	Reason string
+	Kind   retry.Kind // for the retry policy
+	Stated bool       // After is the server's own wait, not a default
+	// Waited is the time the check spent waiting for politeness (the
+	// per-MX limiter, a deferred MX host), which the retry window does
+	// not count.
+	Waited time.Duration
+	// Proxy is the proxy (host:port) of the check's last session, for a
+	// retry through another (Request.AvoidProxy).
+	Proxy string
+}
+
+// Outcome is the hint as the retry policy reads it: the check ended at at.
+func (h *RetryHint) Outcome(at time.Time) retry.Outcome {
+	o := retry.Outcome{Kind: h.Kind, At: at, Waited: h.Waited}
+	if h.Stated {
+		o.After = h.After
+	}
+	return o
 }
 
 // Syntax is Reacher's "syntax" object.
@@ -203,4 +223,16 @@ type DebugExtra struct {
 	LastReply   string   `json:"last_reply,omitempty"`
 	RetryAfterS int      `json:"retry_after_secs,omitempty"`
 	Sessions    int      `json:"sessions,omitempty"`
+	// CatchAll is the domain's catch-all probe answer for an accepted
+	// address: CatchAllYes, CatchAllNo or CatchAllUnanswered.
+	CatchAll string `json:"catch_all,omitempty"`
 }
+
+// Values of DebugExtra.CatchAll. An accepted address whose domain's probe
+// went unanswered (deferred, refused, cut off) proves nothing, like one of
+// a catch-all domain: the verdict is never safe.
+const (
+	CatchAllYes        = "yes"
+	CatchAllNo         = "no"
+	CatchAllUnanswered = "unanswered"
+)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mailprobe/mailprobe/engine/address"
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/engine/smtpstep"
@@ -31,6 +32,7 @@ const (
 type route struct {
 	step     smtpstep.Route
 	provider Provider
+	retries  int // as configured, for debug.smtp.verif_method
 }
 
 // plan decides the method, settings and dialer for a domain whose MX
@@ -58,9 +60,9 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	case MethodAPI, MethodHeadless:
 		return route{}, &StepError{Type: "Skipped", Message: fmt.Sprintf("mailprobe verifies %s over SMTP only; api and headless methods are not available", providerName(prov))}
 	}
-	rt := route{provider: prov, step: smtpstep.Route{
+	rt := route{provider: prov, retries: s.Retries, step: smtpstep.Route{
 		Hosts: hosts, HelloName: s.HelloName, FromEmail: s.FromEmail, Port: s.Port,
-		Timeout: s.Timeout, Retries: s.Retries,
+		Timeout: s.Timeout, Attempts: s.Retries,
 	}}
 	switch {
 	case req.Proxy != nil:
@@ -77,8 +79,9 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	case v.rotation != nil:
 		// The Rotation itself, not one member: it fails over to another
 		// proxy and rests failing ones, and the connection tells which
-		// proxy served.
-		rt.step.Dialer, rt.step.Rotating = v.rotation, true
+		// proxy served. A retry after a connection failure starts with
+		// another proxy than the failed check's.
+		rt.step.Dialer, rt.step.Rotating = v.rotation.Avoiding(req.AvoidProxy), true
 	case v.cfg.AllowDirect:
 		rt.step.Dialer = v.direct
 	default:
@@ -107,13 +110,14 @@ func proxyInfo(p *dialer.Proxy) *ProxyInfo {
 
 // smtpStep runs the SMTP step for one address and fills the smtp object,
 // the debug details and the retry hint.
-func (v *Verifier) smtpStep(ctx context.Context, res *Result, addr string, utf8 bool, domain string, hosts []mx.Host, req Request) Step[SMTP] {
+func (v *Verifier) smtpStep(ctx context.Context, res *Result, a address.Address, hosts []mx.Host, req Request) Step[SMTP] {
 	rt, serr := v.plan(hosts, req)
 	if serr != nil {
 		return Failed[SMTP](serr)
 	}
 	smtpDebug(res, rt)
-	ans := smtpstep.Run(ctx, v.step, rt.step, domain, []smtpstep.Address{{Addr: addr, UTF8: utf8}})
+	ans := smtpstep.Run(ctx, v.step, rt.step, smtpstep.Domain{Name: a.Domain, Job: req.JobID,
+		Addrs: []smtpstep.Address{{Addr: a.Address, UTF8: a.RequiresSMTPUTF8()}}})
 	step, _ := report(res, rt, ans[0])
 	return step
 }
@@ -122,9 +126,15 @@ func (v *Verifier) smtpStep(ctx context.Context, res *Result, addr string, utf8 
 func smtpDebug(res *Result, rt route) {
 	res.Debug.SMTP.VerifMethod = VerifMethod{Type: "Smtp", Host: rt.step.Hosts[0].Name, VerifMethod: &SMTPVerifDetails{
 		FromEmail: rt.step.FromEmail, HelloName: rt.step.HelloName, Proxy: proxyInfo(rt.step.Proxy),
-		SMTPPort: rt.step.Port, SMTPTimeout: ptr(DurationOf(rt.step.Timeout)), Retries: rt.step.Retries,
+		SMTPPort: rt.step.Port, SMTPTimeout: ptr(DurationOf(rt.step.Timeout)), Retries: rt.retries,
 	}}
 	res.Debug.Mailprobe = &DebugExtra{Provider: string(rt.provider)}
+}
+
+// catchAllNames spell the step's catch-all answers in debug.mailprobe.
+var catchAllNames = [...]string{
+	smtpstep.CatchAllNone: "", smtpstep.CatchAllYes: CatchAllYes,
+	smtpstep.CatchAllNo: CatchAllNo, smtpstep.CatchAllUnanswered: CatchAllUnanswered,
 }
 
 // report writes the step's answer about one address into res (retry hint,
@@ -133,9 +143,14 @@ func smtpDebug(res *Result, rt route) {
 func report(res *Result, rt route, a smtpstep.Answer) (Step[SMTP], bool) {
 	extra := res.Debug.Mailprobe
 	extra.MXTried, extra.LastReply, extra.Sessions = a.MXTried, a.LastReply, a.Sessions
+	extra.CatchAll = catchAllNames[a.CatchAll]
 	res.Retry = nil
 	if a.Retry != nil {
-		res.Retry = &RetryHint{After: a.Retry.After, Reason: a.Retry.Reason}
+		res.Retry = &RetryHint{After: a.Retry.After, Reason: a.Retry.Reason, Kind: a.Retry.Kind,
+			Stated: a.Retry.Stated, Waited: a.Waited}
+		if a.Proxy != nil {
+			res.Retry.Proxy = a.Proxy.Addr()
+		}
 		extra.RetryAfterS = int(a.Retry.After / time.Second)
 	}
 	if d := res.Debug.SMTP.VerifMethod.VerifMethod; d != nil && rt.step.Rotating {

@@ -157,9 +157,10 @@ func TestVerifyPrivateMXSkipped(t *testing.T) {
 	}
 }
 
-// TestVerifyOverrideRetries checks that a provider override's retries,
-// zero included, replace the default: a server that hangs up after its
-// banner is asked once per try.
+// TestVerifyOverrideRetries checks that a provider override's retries
+// replace the default, with Reacher's meaning: the number of connections
+// (0 and 1 both one). A server that hangs up after its banner is asked
+// once per connection.
 func TestVerifyOverrideRetries(t *testing.T) {
 	e := newEnv(t)
 	srv := smtptest.Start(t, smtptest.Options{Source: proxySource, DropAfterBanner: true})
@@ -170,9 +171,10 @@ func TestVerifyOverrideRetries(t *testing.T) {
 		override *int
 		sessions int
 	}{
-		{"inherit the default of 1", nil, 2},
-		{"zero means none", ptr(0), 1},
-		{"two", ptr(2), 3},
+		{"inherit the default of 1", nil, 1},
+		{"zero means one connection", ptr(0), 1},
+		{"two", ptr(2), 2},
+		{"three", ptr(3), 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,8 +187,12 @@ func TestVerifyOverrideRetries(t *testing.T) {
 			if got := srv.Sessions() - before; got != tt.sessions {
 				t.Errorf("%d sessions, want %d", got, tt.sessions)
 			}
-			if got := r.Debug.SMTP.VerifMethod.VerifMethod.Retries; got != tt.sessions-1 {
-				t.Errorf("debug retries = %d, want %d", got, tt.sessions-1)
+			want := 1
+			if tt.override != nil {
+				want = *tt.override
+			}
+			if got := r.Debug.SMTP.VerifMethod.VerifMethod.Retries; got != want {
+				t.Errorf("debug retries = %d, want %d", got, want)
 			}
 		})
 	}

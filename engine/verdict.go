@@ -5,7 +5,9 @@ package engine
 // does not exist" (or is disabled) from the mail server wins over the role,
 // disposable and catch-all flags, which only make an existing mailbox risky.
 // Reacher would call admin@example.com risky even when the server rejects it
-// with 550 5.1.1; mailprobe calls it invalid.
+// with 550 5.1.1; mailprobe calls it invalid. And an accepted mailbox of a
+// domain whose catch-all probe went unanswered is risky, never safe: its
+// acceptance may mean nothing.
 func Verdict(r *Result) Reachability {
 	switch {
 	case !r.Syntax.IsValidSyntax:
@@ -25,8 +27,14 @@ func Verdict(r *Result) Reachability {
 		return Invalid
 	}
 	m := r.Misc.Value
-	if s.IsCatchAll || s.HasFullInbox || (r.Misc.Err == nil && (m.IsDisposable || m.IsRoleAccount)) {
+	if s.IsCatchAll || catchAllUnanswered(r) || s.HasFullInbox || (r.Misc.Err == nil && (m.IsDisposable || m.IsRoleAccount)) {
 		return Risky
 	}
 	return Safe
+}
+
+// catchAllUnanswered reports an accepted mailbox whose domain's catch-all
+// probe got no definite answer.
+func catchAllUnanswered(r *Result) bool {
+	return r.Debug.Mailprobe != nil && r.Debug.Mailprobe.CatchAll == CatchAllUnanswered
 }

@@ -46,7 +46,10 @@ type SMTPSettings struct {
 	HelloName string
 	Port      int
 	Timeout   time.Duration // the whole SMTP step, all MX hosts and retries
-	Retries   int           // extra attempts after a connection-level failure
+	// Retries is Reacher's: how many times the MX hosts are tried, at
+	// once, when none answers (connections, not retries: 0 and 1 both
+	// mean one). Later retries are the caller's (package retry).
+	Retries int
 }
 
 // Override is a provider's settings. Zero fields inherit the defaults,
@@ -86,12 +89,23 @@ type Config struct {
 	Defaults       SMTPSettings
 	Overrides      map[Provider]Override
 	CommandTimeout time.Duration // per SMTP command; 0 lets smtpprobe choose
-	GreylistWait   time.Duration // when > 0, retry a greylisted address once after this wait
-	Now            func() time.Time
-	Random         io.Reader
-	Misc           *misc.Checker
-	Gravatar       GravatarLookup
-	HIBP           BreachLookup // nil leaves misc.haveibeenpwned null
+	GreylistWait   time.Duration // when > 0, ask a greylisted address (and catch-all probe) again once after this wait
+	// DomainBackoff is how long an MX host that deferred a whole domain
+	// (421, 452 4.5.3, a 4xx to MAIL FROM) is left alone before one more
+	// session, when its reply names no wait (DefaultDomainBackoff when
+	// zero).
+	DomainBackoff time.Duration
+	// ProbeSecret keys the catch-all probe address of a job: every check
+	// of a job probes a domain with the same address, which nobody
+	// without the secret can predict. Give every process of a deployment
+	// the same one; a random secret is drawn when it is empty, which
+	// keeps addresses stable within this process only.
+	ProbeSecret []byte
+	Now         func() time.Time
+	Random      io.Reader
+	Misc        *misc.Checker
+	Gravatar    GravatarLookup
+	HIBP        BreachLookup // nil leaves misc.haveibeenpwned null
 
 	// Limiter, when set, is asked before every SMTP session, by Verify
 	// and VerifyBatch alike (politeness per MX host); nil means no limits.
@@ -120,6 +134,9 @@ const (
 	// sessions per MX host.
 	DefaultSessionsPerDomain = 2
 	DefaultBatchDomains      = 8
+	// DefaultDomainBackoff matches Postfix's anvil_rate_time_unit, the
+	// window of its connection and rate limits.
+	DefaultDomainBackoff = time.Minute
 )
 
 // ErrNoProxy means SMTP was refused because no proxy is configured and
@@ -163,6 +180,15 @@ func New(cfg Config) (*Verifier, error) {
 	cfg.MaxRecipientsPerSession = positive(cfg.MaxRecipientsPerSession, DefaultMaxRecipientsPerSession)
 	cfg.SessionsPerDomain = positive(cfg.SessionsPerDomain, DefaultSessionsPerDomain)
 	cfg.BatchDomains = positive(cfg.BatchDomains, DefaultBatchDomains)
+	if cfg.DomainBackoff <= 0 {
+		cfg.DomainBackoff = DefaultDomainBackoff
+	}
+	if len(cfg.ProbeSecret) == 0 {
+		cfg.ProbeSecret = make([]byte, 32)
+		if _, err := io.ReadFull(cfg.Random, cfg.ProbeSecret); err != nil {
+			return nil, fmt.Errorf("engine: probe secret: %w", err)
+		}
+	}
 	v := &Verifier{cfg: cfg, named: make(map[string]proxyDialer, len(cfg.NamedProxies)), step: stepEnv(cfg)}
 	if cfg.AllowDirect {
 		v.direct = dialer.Direct(cfg.Defaults.Timeout)
@@ -202,6 +228,8 @@ func stepEnv(cfg Config) *smtpstep.Env {
 		MaxRecipientsPerSession: cfg.MaxRecipientsPerSession,
 		SessionsPerDomain:       cfg.SessionsPerDomain,
 		GreylistWait:            cfg.GreylistWait,
+		DomainBackoff:           cfg.DomainBackoff,
+		ProbeSecret:             cfg.ProbeSecret,
 		Random:                  cfg.Random,
 	}
 	if cfg.Limiter != nil {
@@ -266,7 +294,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	records, mxStep, hint := v.lookupMX(ctx, addr.Domain)
 	res.MX, res.Retry = mxStep, hint
 	if mxStep.Err == nil && mxStep.Value.AcceptsMail {
-		res.SMTP = v.smtpStep(ctx, &res, addr.Address, addr.RequiresSMTPUTF8(), addr.Domain, records.Hosts, req)
+		res.SMTP = v.smtpStep(ctx, &res, addr, records.Hosts, req)
 	}
 	wg.Wait()
 	remote.fill(&res.Misc.Value)

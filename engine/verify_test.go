@@ -51,6 +51,7 @@ func (e *env) verifier(t testing.TB, mutate func(*engine.Config)) *engine.Verifi
 		Resolver:       res,
 		Proxies:        []dialer.Proxy{p},
 		AllowPrivateMX: true,
+		DomainBackoff:  20 * time.Millisecond,
 		Defaults:       engine.SMTPSettings{Timeout: 5 * time.Second, FromEmail: "probe@mailprobe.test", HelloName: "mailprobe.test"},
 	}
 	if mutate != nil {

@@ -96,10 +96,42 @@ func (r *Rotation) pick(skip int) int {
 // that another proxy can avoid. Errors are *ProxyError; successful
 // connections are *Conn, whose Proxy method tells which proxy served.
 func (r *Rotation) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return r.dialSkipping(ctx, -1, network, address)
+}
+
+// Avoiding returns a Dialer like r that starts with another proxy than
+// the one at proxyAddr (host:port), when r has another usable one: a
+// retry after a connection failure then goes another way. It returns r
+// itself when proxyAddr names no member or r has one member.
+func (r *Rotation) Avoiding(proxyAddr string) Dialer {
+	if proxyAddr == "" || len(r.members) < 2 {
+		return r
+	}
+	for i, m := range r.members {
+		if m.proxy.Addr() == proxyAddr {
+			return avoiding{r: r, skip: i}
+		}
+	}
+	return r
+}
+
+// avoiding is a Rotation that skips one member for the first proxy.
+type avoiding struct {
+	r    *Rotation
+	skip int
+}
+
+func (a avoiding) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return a.r.dialSkipping(ctx, a.skip, network, address)
+}
+
+// dialSkipping is DialContext whose first proxy is not member skip (-1
+// skips none) unless no other is usable.
+func (r *Rotation) dialSkipping(ctx context.Context, skip int, network, address string) (net.Conn, error) {
 	if err := checkTarget(network, address); err != nil {
 		return nil, err
 	}
-	first := r.pick(-1)
+	first := r.pick(skip)
 	c, err := r.dial(ctx, first, network, address)
 	if err == nil || !r.failover(ctx, err) {
 		return c, err

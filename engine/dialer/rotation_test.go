@@ -208,3 +208,28 @@ func TestNewRotationInvalid(t *testing.T) {
 		t.Error("NewRotation accepted a negative cooldown")
 	}
 }
+
+// TestRotationAvoiding checks that a retry through Avoiding never starts
+// with the proxy named, however the round-robin stands.
+func TestRotationAvoiding(t *testing.T) {
+	tg := startTarget(t)
+	srvs, ps := startProxies(t, 3, sockstest.Options{User: "u", Pass: secret})
+	r, err := NewRotation(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		before := connections(srvs)
+		c, err := dialOnce(t, r.Avoiding(ps[1].Addr()), tg.addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		c.Close()
+		if got := connections(srvs); got[1] != before[1] {
+			t.Fatalf("dial %d went through the avoided proxy: %v", i, got)
+		}
+	}
+	if d := r.Avoiding(""); d != Dialer(r) {
+		t.Error("Avoiding(\"\") is not the rotation itself")
+	}
+}

@@ -80,6 +80,7 @@ type Client struct {
 	ext  map[string]string // EHLO keywords (upper case) to parameters
 	utf8 bool              // the current transaction uses SMTPUTF8
 	err  error             // sticky: why the connection is unusable
+	rcpt int               // RCPT commands written
 }
 
 // NewClient returns a Client for conn. Call Greeting first.
@@ -194,6 +195,10 @@ func (c *Client) rcptLine(to string) (string, error) {
 	return "RCPT TO:<" + to + ">", nil
 }
 
+// RcptsSent is how many RCPT commands the client has written, answered or
+// not: what the server may have counted against us.
+func (c *Client) RcptsSent() int { return c.rcpt }
+
 // Reset aborts the current transaction with RSET (RFC 5321 §4.1.1.5).
 func (c *Client) Reset(ctx context.Context) error {
 	_, err := c.cmd(ctx, "RSET", c.opts.CommandTimeout, "RSET")
@@ -242,6 +247,9 @@ func (c *Client) cmd(ctx context.Context, verb string, timeout time.Duration, li
 	defer stop()
 	ctxBound := c.setDeadline(ctx, timeout)
 	if line != "" {
+		if verb == "RCPT" {
+			c.rcpt++
+		}
 		_, _ = c.bw.WriteString(line)
 		_, _ = c.bw.WriteString("\r\n")
 		if err := c.bw.Flush(); err != nil {

@@ -37,6 +37,7 @@ func (c *Client) RcptPipelined(ctx context.Context, tos []string) ([]*Reply, err
 	defer stop()
 	timeout := c.opts.CommandTimeout
 	ctxBound := c.setDeadline(ctx, timeout)
+	c.rcpt += len(lines)
 	for _, l := range lines {
 		_, _ = c.bw.WriteString(l)
 		_, _ = c.bw.WriteString("\r\n")

@@ -46,6 +46,8 @@ type Outcome struct {
 	CatchAll      *bool  // nil when not probed or the answer was not definite
 	CatchAllReply *Reply // the reply to the catch-all RCPT, when one arrived
 	Pipelined     bool   // RCPTs were sent in PIPELINING groups (RFC 2920)
+	MailAccepted  bool   // a MAIL FROM was accepted: RCPTs could follow
+	RcptsSent     int    // RCPT commands written, answered or not, probe included
 }
 
 // Probe runs one SMTP conversation over conn and closes conn before
@@ -57,15 +59,17 @@ type Outcome struct {
 //     the server answers "too many recipients" (X.5.3) after some
 //     recipients, Probe starts a new transaction (RSET, MAIL FROM) for the
 //     rest (RFC 5321 §4.5.3.1.10);
-//  4. only if at least one real recipient was accepted, ONE RCPT TO
-//     CatchAllProbe. Real addresses go first because Outlook-style servers
-//     refuse a second recipient: a refusal of the catch-all RCPT leaves
-//     CatchAll nil and does not spoil the real results, and a rejected
-//     real address needs no catch-all probe at all. If the probe is
-//     refused as one recipient too many after several, it is asked again
-//     in a new transaction after the first accepted address alone, the
-//     shape a one-recipient Probe has, so the answer does not depend on
-//     how many recipients shared the session;
+//  4. only if at least one real recipient was accepted or deferred (4xx),
+//     ONE RCPT TO CatchAllProbe. Real addresses go first because
+//     Outlook-style servers refuse a second recipient: a refusal of the
+//     catch-all RCPT leaves CatchAll nil and does not spoil the real
+//     results, and a rejected real address needs no catch-all probe at
+//     all. After deferred ones it is asked so that a greylisting server
+//     starts the probe's clock with theirs: asked again together later,
+//     both pass (the caller keeps the probe address). If the probe is
+//     refused as one recipient too many, it is asked again in a new
+//     transaction of its own, so the answer does not depend on how many
+//     recipients shared the session;
 //  5. QUIT, whose error is ignored. No RSET first: QUIT aborts the open
 //     transaction anyway (RFC 5321 §4.1.1.10), and one round trip less
 //     is a shorter probe.
@@ -78,10 +82,10 @@ type Outcome struct {
 // reconnect for the remaining recipients. Failures after the last
 // recipient's reply (catch-all probe, RSET, QUIT) leave CatchAll nil but
 // are not errors.
-func Probe(ctx context.Context, conn net.Conn, p Params, opts ClientOptions) (Outcome, error) {
-	var out Outcome
+func Probe(ctx context.Context, conn net.Conn, p Params, opts ClientOptions) (out Outcome, err error) {
 	c := NewClient(conn, opts)
 	defer c.Close()
+	defer func() { out.RcptsSent = c.RcptsSent() }()
 	if p.HelloName == "" {
 		p.HelloName = DefaultHelloName
 	}
@@ -126,12 +130,13 @@ func (p Params) check() error {
 
 // session is the state of one Probe after EHLO.
 type session struct {
-	c      *Client
-	p      Params
-	out    *Outcome
-	utf8   bool   // transactions need SMTPUTF8
-	inTxn  int    // RCPTs sent in the current transaction
-	anchor string // the first real recipient accepted, if any
+	c        *Client
+	p        Params
+	out      *Outcome
+	utf8     bool   // transactions need SMTPUTF8
+	inTxn    int    // RCPTs sent in the current transaction
+	anchor   string // the first real recipient accepted, if any
+	deferred bool   // a real recipient got a transient answer
 }
 
 func (s *session) run(ctx context.Context) error {
@@ -166,6 +171,7 @@ func (s *session) begin(ctx context.Context) error {
 		_ = s.c.Quit(ctx)
 		return fmt.Errorf("smtpprobe: mail from: %w", err)
 	}
+	s.out.MailAccepted = true
 	return nil
 }
 
@@ -223,6 +229,7 @@ func (s *session) group(ctx context.Context, addrs []string) (done, next int, er
 		if class == Deliverable && s.anchor == "" {
 			s.anchor = addrs[i]
 		}
+		s.deferred = s.deferred || class == Greylisted || class == Temporary
 		s.out.Recipients = append(s.out.Recipients,
 			RecipientResult{Address: addrs[i], Reply: r, Class: class, Description: desc})
 		done++
@@ -240,11 +247,11 @@ func (s *session) last() RecipientResult { return s.out.Recipients[len(s.out.Rec
 // catchAll sends the one catch-all RCPT. Any answer but a clear accept or
 // a clear "no such user" leaves CatchAll nil (unknown).
 func (s *session) catchAll(ctx context.Context) {
-	if s.p.CatchAllProbe == "" || s.anchor == "" {
+	if s.p.CatchAllProbe == "" || (s.anchor == "" && !s.deferred) {
 		return
 	}
 	r, _ := s.c.Rcpt(ctx, s.p.CatchAllProbe)
-	if class, _ := Classify(r); class == TooManyRecipients && !s.oneAccepted() {
+	if class, _ := Classify(r); class == TooManyRecipients {
 		r = s.catchAllAlone(ctx)
 	}
 	s.out.CatchAllReply = r
@@ -259,15 +266,12 @@ func (s *session) catchAll(ctx context.Context) {
 	}
 }
 
-// oneAccepted reports whether the open transaction holds exactly one
-// recipient, and an accepted one: the shape of a one-address probe.
-func (s *session) oneAccepted() bool {
-	return s.inTxn == 1 && s.last().Class == Deliverable
-}
-
-// catchAllAlone asks the catch-all probe in a new transaction after the
-// anchor alone (RFC 5321 §4.5.3.1.10 lets a server cap the recipients of
-// a transaction). It returns nil unless the anchor is accepted again.
+// catchAllAlone asks the catch-all probe in a new transaction of its
+// own, after a server refused it as one recipient too many (RFC 5321
+// §4.5.3.1.10 lets a server cap the recipients of a transaction, and
+// Outlook-style servers take one). Alone, the probe gets the answer it
+// would get whatever else shared the session. It returns nil when the new
+// transaction cannot start.
 func (s *session) catchAllAlone(ctx context.Context) *Reply {
 	if err := s.c.Reset(ctx); err != nil {
 		return nil
@@ -275,11 +279,7 @@ func (s *session) catchAllAlone(ctx context.Context) *Reply {
 	if err := s.begin(ctx); err != nil {
 		return nil
 	}
-	r, _ := s.c.Rcpt(ctx, s.anchor)
-	if class, _ := Classify(r); class != Deliverable {
-		return nil
-	}
-	r, _ = s.c.Rcpt(ctx, s.p.CatchAllProbe)
+	r, _ := s.c.Rcpt(ctx, s.p.CatchAllProbe)
 	return r
 }
 

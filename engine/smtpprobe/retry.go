@@ -81,3 +81,13 @@ func unit(w []byte) time.Duration {
 
 func isDigit(c byte) bool  { return '0' <= c && c <= '9' }
 func isLetter(c byte) bool { return 'a' <= c && c <= 'z' }
+
+// StatedWait returns the wait r's text names ("try again in 60 seconds",
+// "greylisted for 5 minutes"), kept between 1 s and 1 h, if it names one.
+func StatedWait(r *Reply) (time.Duration, bool) {
+	if r == nil {
+		return 0, false
+	}
+	var buf [512]byte
+	return parseWait(lowerText(buf[:0], r))
+}

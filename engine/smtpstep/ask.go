@@ -7,12 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
 
-// ask asks about the addresses at idx: SessionsPerDomain workers take
-// chunks from a shared queue until it is empty. Addresses that need
-// SMTPUTF8 go in sessions of their own.
+// ask asks about the addresses at idx: workers take chunks from a shared
+// queue until it is empty. A domain gets one session at a time unless its
+// addresses fill more than one (up to SessionsPerDomain at once), so a
+// small domain costs its servers one session per round. Addresses that
+// need SMTPUTF8 go in sessions of their own.
 func (s *step) ask(ctx context.Context, idx []int) {
 	ascii := slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return s.addrs[i].UTF8 })
 	utf8 := slices.DeleteFunc(slices.Clone(idx), func(i int) bool { return !s.addrs[i].UTF8 })
@@ -21,11 +24,9 @@ func (s *step) ask(ctx context.Context, idx []int) {
 			continue
 		}
 		q := &queue{idx: part}
-		workers := 1
-		if s.batch {
-			workers = min(s.env.SessionsPerDomain, len(part))
-		}
-		per := min(s.env.MaxRecipientsPerSession, (len(part)+workers-1)/workers)
+		most := s.env.MaxRecipientsPerSession
+		workers := max(1, min(s.env.SessionsPerDomain, (len(part)+most-1)/most))
+		per := min(most, (len(part)+workers-1)/workers)
 		if workers == 1 {
 			s.work(ctx, q, per)
 			continue
@@ -45,27 +46,35 @@ func (s *step) work(ctx context.Context, q *queue, per int) {
 }
 
 // chunk asks about the addresses at c, over as many sessions as it takes.
-// How a session ended decides what comes next (see next in retry.go): the
-// rest of the chunk in a new session, the head address alone, another try
-// at the next MX host, or an end for every address.
+// How a session ended decides what comes next (see next in retry.go).
 func (s *step) chunk(ctx context.Context, c []int, q *queue) {
-	size, broken := len(c), 0
+	size, broken, extra := len(c), 0, false
+	var hold time.Duration // a deferred MX host's wait before the extra session
 	t := s.newTries()
 	for len(c) > 0 {
-		if !t.left(ctx, s.rt, len(s.rt.Hosts)) {
+		if !t.left(ctx, s.rt) {
 			c = s.giveUp(ctx, c, q, t)
 			t = s.newTries()
 			continue
 		}
 		n := min(size, len(c))
-		r := s.session(ctx, t, c[:n], backoff(broken, s.rt.Timeout))
-		for i, rr := range r.out.Recipients {
-			s.answer(c[i], rr, r)
-		}
-		c = c[len(r.out.Recipients):]
+		r := s.session(ctx, t, c[:n], max(hold, backoff(broken, s.rt.Timeout)))
+		hold = 0
+		c = c[s.record(c, r):]
 		switch next(r, n) {
 		case nextChunk:
-			size, broken, t = min(2*size, s.env.MaxRecipientsPerSession), 0, s.newTries()
+			size, broken, extra, t = min(2*size, s.env.MaxRecipientsPerSession), 0, false, s.newTries()
+		case nextDeferred:
+			// Every address still unanswered stays in this chunk, and
+			// the domain's other sessions find nothing more to take.
+			c = slices.Concat(c, q.drain())
+			wait, ok := s.backOff(ctx, r)
+			if extra || !ok {
+				s.deferAll(ctx, c, r, wait)
+				return
+			}
+			extra, hold, broken, t = true, wait, 0, s.newTries()
+			size = min(len(c), s.env.MaxRecipientsPerSession)
 		case nextReconnect:
 			broken, t = broken+1, s.newTries()
 		case nextEndAll:
@@ -82,16 +91,36 @@ func (s *step) chunk(ctx context.Context, c []int, q *queue) {
 	}
 }
 
+// record notes the answers session r brought about the addresses at the
+// head of c and returns how many there are. A "too many recipients" to
+// the first RCPT of a transaction is the server deferring the domain, not
+// an answer about that address.
+func (s *step) record(c []int, r sessionResult) int {
+	rs := r.out.Recipients
+	if n := len(rs); n > 0 && rs[n-1].Class == smtpprobe.TooManyRecipients {
+		rs = rs[:n-1]
+	}
+	for i, rr := range rs {
+		a := &s.answers[c[i]]
+		a.Facts, a.Failure, a.Retry = judgeRecipient(rr)
+		if rr.Reply != nil {
+			a.LastReply = rr.Reply.Error()
+		}
+		// A reply is a fact even if ctx ends afterwards: final.
+		a.Host, a.Proxy, a.Final = r.host, r.proxy, true
+	}
+	return len(rs)
+}
+
 // giveUp ends the tries of the head of c with the last error, and returns
-// the addresses still to ask. When no server greeted us, the failure is
-// the hosts' or the proxy's, which every address of the domain would meet:
-// all of c and of the queue get it.
+// the addresses still to ask. Unless the failure is the head's own (see
+// headsOwn), every address of c and of the queue gets it.
 func (s *step) giveUp(ctx context.Context, c []int, q *queue, t *tries) []int {
 	ctxErr := ctx.Err()
 	if ctxErr == nil && !time.Now().Before(t.deadline) {
 		ctxErr = context.DeadlineExceeded
 	}
-	if t.greeted && ctx.Err() == nil {
+	if t.headsOwn() && ctx.Err() == nil {
 		s.fail(ctx, c[0], ctxErr, t)
 		return c[1:]
 	}
@@ -121,6 +150,24 @@ func (s *step) failAll(ctx context.Context, idx []int, err error, t *tries) {
 	}
 }
 
+// deferAll gives every address at idx the deferral that ended session r:
+// a temporary failure, to be asked again after wait or later.
+func (s *step) deferAll(ctx context.Context, idx []int, r sessionResult, wait time.Duration) {
+	rep := deferral(r)
+	class, desc := smtpprobe.Classify(rep)
+	_, stated := statedWait(rep)
+	for _, i := range idx {
+		a := &s.answers[i]
+		a.Failure, a.Retry = replyFailure(rep, class, desc)
+		if a.Retry != nil {
+			a.Retry = &Retry{Kind: retry.Temporary, After: wait, Stated: stated, Reason: "the server deferred the domain"}
+		}
+		a.LastReply = rep.Error()
+		a.Proxy, a.Final = r.proxy, ctx.Err() == nil
+		s.held[i] = true
+	}
+}
+
 // fail ends the address at i with the tries' last error.
 func (s *step) fail(ctx context.Context, i int, ctxErr error, t *tries) {
 	a := &s.answers[i]
@@ -129,17 +176,6 @@ func (s *step) fail(ctx context.Context, i int, ctxErr error, t *tries) {
 		a.LastReply = t.lastReply
 	}
 	a.Proxy, a.Final = t.proxy, ctx.Err() == nil
-}
-
-// answer records the server's reply about address i in session r. A reply
-// is a fact even if ctx ends afterwards, so it is final.
-func (s *step) answer(i int, rr smtpprobe.RecipientResult, r sessionResult) {
-	a := &s.answers[i]
-	a.Facts, a.Failure, a.Retry = judgeRecipient(rr)
-	if rr.Reply != nil {
-		a.LastReply = rr.Reply.Error()
-	}
-	a.Host, a.Proxy, a.Final = r.host, r.proxy, true
 }
 
 // queue hands out the addresses of a pass to the sessions that ask them.

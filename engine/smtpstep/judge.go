@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine/dialer"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
 
@@ -29,6 +30,50 @@ const (
 // defaultRetryAfter is used when a connection-level failure leaves no reply
 // that says how long to wait.
 const defaultRetryAfter = 5 * time.Minute
+
+// deferral returns the reply with which a server deferred the whole
+// domain in session r, or nil: a 421 (RFC 5321 §3.8: the service is
+// closing the channel), a 4xx before any RCPT (banner, EHLO, MAIL FROM:
+// nothing about a recipient yet), or a "too many recipients" (X.5.3) to
+// the first RCPT of a transaction, which is a rate limit on us.
+func deferral(r sessionResult) *smtpprobe.Reply {
+	if n := len(r.out.Recipients); n > 0 && r.out.Recipients[n-1].Class == smtpprobe.TooManyRecipients {
+		return r.out.Recipients[n-1].Reply
+	}
+	rep := sessionReply(r.err)
+	switch {
+	case rep == nil:
+		return nil
+	case rep.Code == 421:
+		return rep
+	case rep.Temporary() && r.out.RcptsSent == 0:
+		return rep
+	}
+	return nil
+}
+
+// statedWait is the wait a reply names, if any.
+func statedWait(r *smtpprobe.Reply) (time.Duration, bool) {
+	return smtpprobe.StatedWait(r)
+}
+
+// retryFor is the retry of a transient reply r of class c: greylisting or
+// another temporary condition, after the wait r names or the default for
+// its class.
+func retryFor(r *smtpprobe.Reply, c smtpprobe.Class, reason string) *Retry {
+	kind := retry.Temporary
+	if c == smtpprobe.Greylisted {
+		kind = retry.Greylisted
+	}
+	after, stated := statedWait(r)
+	if !stated {
+		after = smtpprobe.RetryAfter(r, c)
+		if after == 0 {
+			after = smtpprobe.DefaultTemporaryWait
+		}
+	}
+	return &Retry{Kind: kind, After: after, Stated: stated, Reason: reason}
+}
 
 // judgeRecipient reads the server's answer about one recipient. The
 // catch-all flag is the probe's business (catchall.go).
@@ -59,11 +104,9 @@ func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (*Fail
 	case smtpprobe.Blocked, smtpprobe.NeedsRDNS:
 		return &Failure{Type: TypeBlocked, Message: msg, Description: desc}, nil
 	case smtpprobe.Greylisted:
-		return &Failure{Type: TypeGreylisted, Message: msg},
-			&Retry{After: smtpprobe.RetryAfter(r, class), Reason: "greylisted"}
+		return &Failure{Type: TypeGreylisted, Message: msg}, retryFor(r, class, "greylisted")
 	case smtpprobe.Temporary, smtpprobe.TooManyRecipients:
-		return &Failure{Type: TypeTemporary, Message: msg},
-			&Retry{After: smtpprobe.RetryAfter(r, class), Reason: "temporary failure"}
+		return &Failure{Type: TypeTemporary, Message: msg}, retryFor(r, class, "temporary failure")
 	}
 	return &Failure{Type: TypeSMTP, Message: msg, Description: desc}, nil
 }
@@ -83,7 +126,7 @@ func failure(ctxErr, err error) (*Failure, *Retry) {
 		reply *smtpprobe.Reply
 		perr  *smtpprobe.ProtocolError
 	)
-	retry := &Retry{After: defaultRetryAfter, Reason: "connection failure"}
+	again := &Retry{Kind: retry.Connection, After: defaultRetryAfter, Reason: "connection failure"}
 	switch {
 	case errors.As(err, &reply):
 		// A reply that ended a session (a refused banner, EHLO or MAIL
@@ -95,13 +138,13 @@ func failure(ctxErr, err error) (*Failure, *Retry) {
 	case dialer.IsAuth(err):
 		return &Failure{Type: TypeProxyAuth, Message: err.Error()}, nil
 	case isTimeout(ctxErr, err):
-		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err)}, retry
+		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err)}, again
 	case errors.As(err, &pe):
-		return &Failure{Type: TypeSocks5, Message: err.Error()}, retry
+		return &Failure{Type: TypeSocks5, Message: err.Error()}, again
 	case errors.As(err, &perr):
 		return &Failure{Type: TypeProtocol, Message: err.Error()}, nil
 	}
-	return &Failure{Type: TypeIO, Message: err.Error()}, retry
+	return &Failure{Type: TypeIO, Message: err.Error()}, again
 }
 
 // refusal returns the reply with which the server refused a session

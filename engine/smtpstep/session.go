@@ -22,21 +22,21 @@ type sessionResult struct {
 }
 
 // session runs one SMTP session at the tries' current host for the
-// addresses at idx, after pausing for backoff and waiting for the
-// limiter. Neither wait counts against the smtp timeout.
-func (s *step) session(ctx context.Context, t *tries, idx []int, backoff time.Duration) sessionResult {
+// addresses at idx, after pausing and waiting for the limiter. Neither
+// wait counts against the smtp timeout.
+func (s *step) session(ctx context.Context, t *tries, idx []int, pause time.Duration) sessionResult {
 	r := sessionResult{host: s.rt.Hosts[t.n%len(s.rt.Hosts)].Name}
 	rcpts := make([]string, len(idx))
 	for k, i := range idx {
 		rcpts[k] = s.addrs[i].Addr
 		s.answers[i].MXTried = append(s.answers[i].MXTried, r.host)
 	}
-	if backoff > 0 {
+	if pause > 0 {
 		start := time.Now()
-		if r.err = sleep(ctx, backoff); r.err != nil {
+		if r.err = sleep(ctx, pause); r.err != nil {
 			return r
 		}
-		t.waited(start)
+		s.waited(t, idx, start)
 	}
 	// Resolved and checked before the limiter is asked, so an MX host we
 	// refuse (a private address) costs no session of the host's budget.
@@ -51,12 +51,12 @@ func (s *step) session(ctx context.Context, t *tries, idx []int, backoff time.Du
 	defer s.ca.settle(probe, &r.out)
 	start := time.Now()
 	release, err := s.acquire(ctx, r.host, rcptsInSession(len(rcpts), probe != ""))
-	t.waited(start)
+	s.waited(t, idx, start)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	defer release()
+	defer func() { release(r.out.RcptsSent) }()
 	sctx, cancel := context.WithDeadline(ctx, t.deadline)
 	defer cancel()
 	conn, err := s.connect(sctx, r.host, ips)
@@ -88,12 +88,22 @@ func rcptsInSession(recipients int, catchAll bool) int {
 	return recipients
 }
 
+// waited counts the time since start as our own wait, for the tries'
+// deadline and for the addresses at idx.
+func (s *step) waited(t *tries, idx []int, start time.Time) {
+	d := time.Since(start)
+	t.waited(d)
+	for _, i := range idx {
+		s.answers[i].Waited += d
+	}
+}
+
 // acquire asks the limiter, if any. A failure other than ctx ending is
 // reported like a connection failure: the address gets a retryable error
 // rather than a session the limits did not allow.
-func (s *step) acquire(ctx context.Context, host string, rcpts int) (func(), error) {
+func (s *step) acquire(ctx context.Context, host string, rcpts int) (func(sent int), error) {
 	if s.env.Limiter == nil {
-		return func() {}, nil
+		return func(int) {}, nil
 	}
 	release, err := s.env.Limiter.Acquire(ctx, host, rcpts)
 	if err != nil {

@@ -3,12 +3,12 @@
 // answer and decides what to ask again within the check. It reads top to
 // bottom:
 //
-//	Run            step.go     ask every address, retry within the check, settle the catch-all
-//	  ask          ask.go      sessions over a queue of addresses, with tries per address
+//	Run            step.go     ask every address, ask again after greylisting, settle the catch-all
+//	  ask          ask.go      sessions over a queue of addresses, each address with its tries
 //	    session    session.go  one SMTP session: resolve, wait for politeness, connect, probe
-//	  judge        judge.go    what a reply or a failure says about an address
+//	  judge        judge.go    what a reply or a failure says about an address or the domain
 //	  retry        retry.go    what is asked again within the check, and when
-//	  catch-all    catchall.go the domain's catch-all probe: who is probed, how it counts
+//	  catch-all    catchall.go the domain's probe: which domains, which address, how it counts
 //
 // The engine plans the Route from its configuration and the request and
 // turns the Answers into Reacher's smtp object. Nothing here calls back
@@ -23,6 +23,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/mx"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
 
@@ -35,9 +36,10 @@ type Route struct {
 	// Timeout bounds the servers' time for one address: every MX host and
 	// every try. Our own waits (politeness, backoff) do not count.
 	Timeout time.Duration
-	// Retries is how many more times the MX hosts are walked when no
-	// server could be reached (Reacher's retries).
-	Retries  int
+	// Attempts is how many times the MX hosts are walked, at once, when
+	// no server answers about an address: Reacher's retries, which counts
+	// connections, not retries (0 and 1 both mean one walk).
+	Attempts int
 	Dialer   dialer.Dialer
 	Proxy    *dialer.Proxy // the proxy of every session; nil when direct or rotating
 	Rotating bool          // Dialer is a rotation: the proxy is known per connection
@@ -49,9 +51,17 @@ type Resolver interface {
 	LookupIP(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
-// Limiter paces sessions per MX host (see engine.Limiter).
+// Limiter paces sessions per MX host (see engine.Limiter): release gives
+// back the RCPTs a session announced but did not send.
 type Limiter interface {
-	Acquire(ctx context.Context, mxHost string, rcpts int) (release func(), err error)
+	Acquire(ctx context.Context, mxHost string, rcpts int) (release func(sent int), err error)
+}
+
+// Deferrer is a Limiter that also holds back every session to an MX host
+// that asked us to slow down (421, 452 4.5.3, a 4xx to MAIL FROM), not only
+// this run's.
+type Deferrer interface {
+	Defer(mxHost string, until time.Time)
 }
 
 // Env holds what every run shares: collaborators and knobs. The engine
@@ -68,9 +78,25 @@ type Env struct {
 	MaxRecipientsPerSession int
 	SessionsPerDomain       int
 	// GreylistWait, when positive, is how long the run waits before
-	// asking again, once, about addresses that got a temporary answer.
+	// asking again, once, about addresses (and a catch-all probe) that
+	// got a temporary answer.
 	GreylistWait time.Duration
-	Random       io.Reader // the catch-all probe's local part
+	// DomainBackoff is how long an MX host that deferred a whole domain
+	// is left alone when its reply names no wait.
+	DomainBackoff time.Duration
+	// ProbeSecret keys the catch-all probe address of a job (catchall.go).
+	ProbeSecret []byte
+	Random      io.Reader // the probe address of a run outside any job
+}
+
+// Domain is the work of one run: addresses of one domain, for one job.
+type Domain struct {
+	Name string
+	// Job names the work the addresses belong to (a bulk job, a CLI run):
+	// every run of one job probes a domain with the same catch-all
+	// address. "" gives the run an address of its own.
+	Job   string
+	Addrs []Address
 }
 
 // Address is one address to ask about.
@@ -84,6 +110,9 @@ type Answer struct {
 	Facts   Facts    // the mailbox as the server described it; valid when Failure is nil
 	Failure *Failure // why there is no definite answer
 	Retry   *Retry   // asking later may give one
+	// CatchAll is the domain's catch-all answer as it bears on this
+	// address: set for an accepted address of a probed domain.
+	CatchAll CatchAll
 	// Host is the MX host that answered; Proxy served the last session
 	// that connected (nil when direct or none connected).
 	Host      string
@@ -91,6 +120,9 @@ type Answer struct {
 	LastReply string   // the last reply that concerned the address
 	MXTried   []string // MX hosts of the sessions that carried the address
 	Sessions  int      // sessions that connected with the address on board
+	// Waited is the time sessions about the address spent waiting for
+	// politeness (the limiter, a deferred MX host): not the servers' time.
+	Waited time.Duration
 	// Final is true when the answer was reached while ctx was live: one
 	// cut short by ctx must not be stored as final.
 	Final bool
@@ -113,24 +145,25 @@ type Failure struct {
 }
 
 // Retry says that an answer is provisional: asking again later may give a
-// definite one.
+// definite one. The caller decides when, with package retry.
 type Retry struct {
-	After  time.Duration
+	Kind   retry.Kind
+	After  time.Duration // the wait the server named, else a default for the kind
+	Stated bool          // After is the server's own
 	Reason string
 }
 
-// Run is the SMTP step for addrs, all of domain, over route rt: it asks
-// about every address, asks again once after env.GreylistWait those that
-// got a temporary answer, and settles the domain's catch-all probe. The
-// answers are in the order of addrs.
-func Run(ctx context.Context, env *Env, rt Route, domain string, addrs []Address) []Answer {
-	s := newStep(env, rt, domain, addrs)
-	s.ask(ctx, s.all())
-	s.askGreylistedAgain(ctx)
-	if s.batch {
+// Run is the SMTP step for the addresses of d over route rt. The answers
+// are in the order of d.Addrs.
+func Run(ctx context.Context, env *Env, rt Route, d Domain) []Answer {
+	s := newStep(env, rt, d)
+	s.ask(ctx, s.all())      // every address; the catch-all probe rides along
+	s.catchAllAlone(ctx)     // the probe, if no session could carry it
+	if s.waitForAgain(ctx) { // greylist_wait, once
+		s.ask(ctx, s.again())
 		s.catchAllAlone(ctx)
 	}
-	s.conclude()
+	s.conclude(ctx)
 	return s.answers
 }
 
@@ -140,14 +173,14 @@ type step struct {
 	rt      Route
 	addrs   []Address
 	answers []Answer
-	ca      catchAll
-	batch   bool // several addresses: sessions carry many, in parallel
+	ca      *catchAll
+	batch   bool   // several addresses: sessions carry many, in parallel
+	held    []bool // deferred with their domain: they had their extra session
 }
 
-func newStep(env *Env, rt Route, domain string, addrs []Address) *step {
-	s := &step{env: env, rt: rt, addrs: addrs, answers: make([]Answer, len(addrs)), batch: len(addrs) > 1}
-	s.ca = newCatchAll(env.Random, domain)
-	return s
+func newStep(env *Env, rt Route, d Domain) *step {
+	return &step{env: env, rt: rt, addrs: d.Addrs, answers: make([]Answer, len(d.Addrs)),
+		batch: len(d.Addrs) > 1, ca: newCatchAll(env, d), held: make([]bool, len(d.Addrs))}
 }
 
 // all lists the indices of every address.
@@ -159,9 +192,9 @@ func (s *step) all() []int {
 	return idx
 }
 
-// conclude applies the catch-all answer and the retry hints.
-func (s *step) conclude() {
+// conclude applies the catch-all answer to every address.
+func (s *step) conclude(ctx context.Context) {
 	for i := range s.answers {
-		s.ca.mark(&s.answers[i])
+		s.ca.mark(ctx, &s.answers[i])
 	}
 }

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/misc"
 	"github.com/mailprobe/mailprobe/engine/mx"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/politeness"
 )
@@ -21,6 +23,9 @@ import (
 // named proxies of [overrides.proxies], the provider overrides and the
 // per-MX politeness limiter (LocalLimiter or SharedLimiter).
 func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, error) {
+	if config.IsSecretRef(cfg.ProbeSecret.Reveal()) {
+		return nil, ErrProbeSecretRef
+	}
 	res, err := mx.New(mx.Config{Servers: cfg.DNS})
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
@@ -31,6 +36,7 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 		AllowDirect:    cfg.AllowDirect,
 		AllowPrivateMX: cfg.AllowPrivateMX,
 		GreylistWait:   cfg.GreylistWait,
+		DomainBackoff:  cfg.DomainBackoff,
 		Defaults: engine.SMTPSettings{
 			FromEmail: cfg.FromEmail, HelloName: cfg.HelloName, Port: cfg.SMTPPort,
 			Timeout: cfg.SMTPTimeout, Retries: cfg.Retries,
@@ -74,10 +80,28 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 		}
 		ec.Overrides[prov] = eo
 	}
+	if !cfg.ProbeSecret.IsZero() {
+		ec.ProbeSecret = []byte(cfg.ProbeSecret.Reveal())
+	}
 	if !cfg.HIBPKey.IsZero() {
 		ec.HIBP = misc.NewHIBP(&http.Client{Timeout: 5 * time.Second}, misc.DefaultHIBPURL, cfg.HIBPKey.Reveal())
 	}
 	return engine.New(ec)
+}
+
+// ErrProbeSecretRef is returned by NewVerifier when probe_secret is still
+// an ssm: or secretsmanager: reference: only the Lambda worker resolves
+// those (ResolveProbeSecret), and taking the reference text as the secret
+// would key every deployment's probes alike.
+var ErrProbeSecretRef = errors.New("probe_secret is an ssm: or secretsmanager: reference, which only the AWS Lambda worker resolves; give other modes the secret itself (RCH__PROBE_SECRET or probe_secret), or none")
+
+// RetryPolicy is the delayed retry policy of the configuration ([retry]).
+func RetryPolicy(cfg config.Config) retry.Policy {
+	p := retry.Policy{Schedule: cfg.Retry.Schedule, Window: cfg.Retry.Window, ConnectionRetries: cfg.Retry.ConnectionRetries}
+	if p.ConnectionRetries == 0 {
+		p.ConnectionRetries = -1 // the policy's "none"
+	}
+	return p
 }
 
 func proxyOf(id string, p config.Proxy) dialer.Proxy {

@@ -23,15 +23,17 @@ func TestNewVerifierOverrideRetries(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{DropAfterBanner: true})
 	dns.AddMX("workspace.test.", 1, "aspmx.l.google.com.") // provider gmail
 	dns.AddA("aspmx.l.google.com.", srv.Host())
+	// Reacher's retries count connections: 0 and 1 are one.
 	tests := []struct {
 		name     string
 		env      []string
 		sessions int
+		retries  int
 	}{
-		{"top-level retries", []string{"RCH__RETRIES=2"}, 3},
-		{"override 0", []string{"RCH__RETRIES=2", "RCH__OVERRIDES__GMAIL__RETRIES=0"}, 1},
-		{"override 1", []string{"RCH__RETRIES=2", "RCH__OVERRIDES__GMAIL__RETRIES=1"}, 2},
-		{"other provider's override", []string{"RCH__RETRIES=2", "RCH__OVERRIDES__YAHOO__RETRIES=0"}, 3},
+		{"top-level retries", []string{"RCH__RETRIES=3"}, 3, 3},
+		{"override 0", []string{"RCH__RETRIES=3", "RCH__OVERRIDES__GMAIL__RETRIES=0"}, 1, 0},
+		{"override 2", []string{"RCH__RETRIES=3", "RCH__OVERRIDES__GMAIL__RETRIES=2"}, 2, 2},
+		{"other provider's override", []string{"RCH__RETRIES=3", "RCH__OVERRIDES__YAHOO__RETRIES=0"}, 3, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,8 +58,8 @@ func TestNewVerifierOverrideRetries(t *testing.T) {
 			if got := srv.Sessions() - before; got != tt.sessions {
 				t.Errorf("%d sessions, want %d (%+v)", got, tt.sessions, r.SMTP.Err)
 			}
-			if got := r.Debug.SMTP.VerifMethod.VerifMethod.Retries; got != tt.sessions-1 {
-				t.Errorf("debug retries = %d, want %d", got, tt.sessions-1)
+			if got := r.Debug.SMTP.VerifMethod.VerifMethod.Retries; got != tt.retries {
+				t.Errorf("debug retries = %d, want %d", got, tt.retries)
 			}
 		})
 	}

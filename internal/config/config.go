@@ -67,11 +67,23 @@ type Config struct {
 	AllowRequestProxy bool          `toml:"allow_request_proxy"`    // honour "proxy" in requests
 	DNS               []string      `toml:"dns"`                    // resolvers as host:port; empty: the system's
 	GreylistWait      time.Duration `toml:"greylist_wait" unit:"s"` // 0 disables the inline retry
-	LogLevel          string        `toml:"log_level"`              // debug|info|warn|error
-	LogEmails         bool          `toml:"log_emails"`             // include addresses in logs
-	InlineBudget      time.Duration `toml:"inline_budget" unit:"s"` // time a check may run inline
-	GravatarURL       string        `toml:"gravatar_url"`           // asked only for check_gravatar requests
-	HIBPKey           Secret        `toml:"haveibeenpwned_api_key"` // fills misc.haveibeenpwned when set
+	// DomainBackoff is how long an MX host that deferred a whole domain
+	// (421, 452 4.5.3, a 4xx to MAIL FROM) is left alone before the one
+	// more session, when its reply names no wait.
+	DomainBackoff time.Duration `toml:"domain_backoff" unit:"s"`
+	// ProbeSecret keys the catch-all probe address of a job (an HMAC of
+	// the job and the domain). Every process of a deployment needs the
+	// same one; empty draws one per process (fine for one process, such
+	// as mailprobe check or serve). May be an ssm: or secretsmanager:
+	// reference, resolved by the Lambda worker.
+	ProbeSecret Secret `toml:"probe_secret"`
+	// Retry is the delayed retry policy ([retry]).
+	Retry        Retry         `toml:"retry"`
+	LogLevel     string        `toml:"log_level"`              // debug|info|warn|error
+	LogEmails    bool          `toml:"log_emails"`             // include addresses in logs
+	InlineBudget time.Duration `toml:"inline_budget" unit:"s"` // time a check may run inline
+	GravatarURL  string        `toml:"gravatar_url"`           // asked only for check_gravatar requests
+	HIBPKey      Secret        `toml:"haveibeenpwned_api_key"` // fills misc.haveibeenpwned when set
 
 	// StrictConfig makes unknown keys and variables fatal instead of
 	// warnings (Reacher ignores them silently).
@@ -195,10 +207,15 @@ func Default() Config {
 			Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50,
 			RabbitMQ: RabbitMQ{Concurrency: 2},
 		},
-		CacheTTL:     24 * time.Hour,
-		LogLevel:     "info",
-		InlineBudget: 25 * time.Second,
-		GravatarURL:  "https://www.gravatar.com",
-		Storage:      Storage{DataDir: "data"},
+		CacheTTL:      24 * time.Hour,
+		LogLevel:      "info",
+		InlineBudget:  25 * time.Second,
+		GravatarURL:   "https://www.gravatar.com",
+		DomainBackoff: time.Minute,
+		Retry: Retry{
+			Schedule: Durations{time.Minute, 5 * time.Minute, 15 * time.Minute},
+			Window:   30 * time.Minute, ConnectionRetries: 1,
+		},
+		Storage: Storage{DataDir: "data"},
 	}
 }

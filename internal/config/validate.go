@@ -72,6 +72,7 @@ func (c Config) Validate() error {
 		errs = append(errs, checkProxy("overrides.proxies."+id, c.Overrides.Proxies[id])...)
 	}
 	errs = append(errs, c.checkOverrides()...)
+	errs = append(errs, c.checkRetry()...)
 	errs = append(errs, c.checkThrottleAndWorker()...)
 	if (c.Storage.DynamoDBTable == "") != (c.Storage.SQSQueueURL == "") {
 		add(invalid("storage", "dynamodb_table and sqs_queue_url must be set together"))

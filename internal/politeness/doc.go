@@ -13,6 +13,11 @@
 //   - hosts remembered (LocalConfig.MaxHosts, default 10 000): bounds the
 //     memory of a long-lived process.
 //
+// A host that defers a whole domain (421, 452 4.5.3, a 4xx to MAIL FROM) is
+// left alone for the wait the caller names (Defer), by every session of the
+// process. RCPTs a session announced but did not send (the server ended it
+// early) are given back to the host's budget.
+//
 // Local keeps both limits in one process (the CLI, the local server, one
 // Lambda instance). Shared keeps the RCPT rate across processes in a
 // Counter (DynamoDB in production: one atomic UpdateItem ADD per session)
@@ -21,9 +26,14 @@ package politeness
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 )
+
+// ErrDeferred is wrapped by Acquire's error when an MX host deferred us
+// (Defer) until after the caller's deadline.
+var ErrDeferred = errors.New("MX host deferred us past the deadline")
 
 // Defaults: conservative on purpose. Raising them is a decision about a
 // server's patience, best taken per deployment.

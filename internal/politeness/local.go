@@ -55,6 +55,11 @@ type hostState struct {
 	lim  *rate.Limiter       // nil without an RCPT limit
 	refs int                 // sessions holding or waiting
 	used time.Time
+	// credit is RCPT tokens taken by sessions that ended before sending
+	// them, spent before the bucket's; the two never hold more than Burst.
+	credit int
+	// notBefore is when the host lets us back after deferring a domain.
+	notBefore time.Time
 }
 
 // NewLocal returns a Local limiter.
@@ -75,13 +80,19 @@ func NewLocal(cfg LocalConfig) *Local {
 	return l
 }
 
-// Acquire waits for a session slot at mxHost, then for rcpts RCPT tokens,
-// holding the slot meanwhile: tokens taken before the slot could be spent
-// late, in what the server sees as another minute. A session of more
-// RCPTs than Burst waits for them in Burst-sized instalments.
-func (l *Local) Acquire(ctx context.Context, mxHost string, rcpts int) (release func(), err error) {
+// Acquire waits until mxHost lets us back (see Defer), for a session slot
+// at it, then for rcpts RCPT tokens, holding the slot meanwhile: tokens
+// taken before the slot could be spent late, in what the server sees as
+// another minute. A session of more RCPTs than Burst waits for them in
+// Burst-sized instalments. release gives back the tokens of RCPTs the
+// session did not send.
+func (l *Local) Acquire(ctx context.Context, mxHost string, rcpts int) (release func(sent int), err error) {
 	key := hostKey(mxHost)
 	h := l.enter(key)
+	if err := l.waitDeferral(ctx, h, key); err != nil {
+		l.leave(h)
+		return nil, err
+	}
 	if h.sem != nil {
 		if err := h.sem.Acquire(ctx, 1); err != nil {
 			l.leave(h)
@@ -93,11 +104,71 @@ func (l *Local) Acquire(ctx context.Context, mxHost string, rcpts int) (release 
 		return nil, fmt.Errorf("politeness: wait for RCPT budget at %s: %w", key, err)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { l.free(h) }) }, nil
+	return func(sent int) {
+		once.Do(func() {
+			l.refund(h, rcpts-sent)
+			l.free(h)
+		})
+	}, nil
+}
+
+// Defer holds back every session to mxHost until until: the host deferred
+// a domain (421, 452 4.5.3, a 4xx to MAIL FROM) and asked us to slow down.
+func (l *Local) Defer(mxHost string, until time.Time) {
+	h := l.enter(hostKey(mxHost))
+	l.mu.Lock()
+	if until.After(h.notBefore) {
+		h.notBefore = until
+	}
+	l.mu.Unlock()
+	l.leave(h)
+}
+
+// waitDeferral waits until h lets us back. When ctx's deadline comes
+// first it fails at once: waiting in vain would hold the caller.
+func (l *Local) waitDeferral(ctx context.Context, h *hostState, key string) error {
+	for {
+		l.mu.Lock()
+		until := h.notBefore
+		l.mu.Unlock()
+		now := l.clock.Now()
+		if !until.After(now) {
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
+			return fmt.Errorf("politeness: %s deferred us until %s: %w", key, until.UTC().Format(time.RFC3339), ErrDeferred)
+		}
+		if err := l.clock.Sleep(ctx, until.Sub(now)); err != nil {
+			return fmt.Errorf("politeness: wait for %s to let us back: %w", key, err)
+		}
+	}
+}
+
+// refund gives back n RCPT tokens of a session that did not send them.
+func (l *Local) refund(h *hostState, n int) {
+	if h.lim == nil || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	room := l.burst - max(0, int(h.lim.TokensAt(l.clock.Now()))) - h.credit
+	h.credit += min(n, max(0, room))
+}
+
+// spendCredit takes up to n tokens from h's credit and returns how many.
+func (l *Local) spendCredit(h *hostState, n int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := min(h.credit, n)
+	h.credit -= c
+	return c
 }
 
 // take waits until n RCPT tokens are granted.
 func (l *Local) take(ctx context.Context, h *hostState, n int) error {
+	if h.lim != nil {
+		n -= l.spendCredit(h, n)
+	}
 	for h.lim != nil && n > 0 {
 		k := min(n, l.burst)
 		now := l.clock.Now()
@@ -157,7 +228,7 @@ func (l *Local) leave(h *hostState) {
 func (l *Local) evict() {
 	now := l.clock.Now()
 	for k, h := range l.hosts {
-		if h.refs == 0 && (h.lim == nil || h.lim.TokensAt(now) >= float64(l.burst)) {
+		if h.refs == 0 && !h.notBefore.After(now) && (h.lim == nil || h.lim.TokensAt(now) >= float64(l.burst)) {
 			delete(l.hosts, k)
 		}
 	}

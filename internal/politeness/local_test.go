@@ -51,7 +51,7 @@ func (c *fakeClock) Slept() time.Duration {
 // (spellings of the same host) for a moment, and returns the most held at
 // once.
 func peak(t *testing.T, l interface {
-	Acquire(context.Context, string, int) (func(), error)
+	Acquire(context.Context, string, int) (func(int), error)
 }, n int, hosts ...string) int {
 	t.Helper()
 	var active, most atomic.Int32
@@ -68,7 +68,7 @@ func peak(t *testing.T, l interface {
 			}
 			time.Sleep(time.Millisecond) // overlap with the others
 			active.Add(-1)
-			release()
+			release(1)
 		})
 	}
 	wg.Wait()
@@ -91,8 +91,8 @@ func TestLocalSessionCap(t *testing.T) {
 		if err1 != nil || err2 != nil {
 			t.Fatalf("Acquire on two hosts: %v, %v", err1, err2)
 		}
-		r1()
-		r2()
+		r1(1)
+		r2(1)
 	})
 }
 
@@ -118,7 +118,7 @@ func TestLocalRcptRate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				release()
+				release(tt.rcpts)
 			}
 			if got := clk.Slept(); got < tt.atLeast {
 				t.Errorf("waited %v for %d RCPTs, want at least %v", got, tt.sessions*tt.rcpts, tt.atLeast)
@@ -138,7 +138,7 @@ func TestLocalCancelFreesTheSlot(t *testing.T) {
 	if _, err := l.Acquire(ctx, "mx.test.", 1); !errors.Is(err, context.Canceled) {
 		t.Errorf("Acquire while the only slot is held, ctx cancelled: %v, want context.Canceled", err)
 	}
-	release()
+	release(1)
 	// The bucket is empty for a minute: the wait for tokens must end with
 	// ctx, and give the slot back.
 	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -150,8 +150,8 @@ func TestLocalCancelFreesTheSlot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the slot was not given back: %v", err)
 	}
-	release()
-	release() // a second call is harmless
+	release(0)
+	release(0) // a second call is harmless
 }
 
 func TestLocalBoundedHosts(t *testing.T) {
@@ -166,7 +166,7 @@ func TestLocalBoundedHosts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		release()
+		release(1)
 		if i%7 == 0 {
 			clk.Sleep(context.Background(), time.Minute) // buckets refill: free to forget
 		}
@@ -180,5 +180,5 @@ func TestLocalBoundedHosts(t *testing.T) {
 	if _, err := l.Acquire(ctx, "held.test.", 0); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("second session at a held host: %v, want to wait until ctx ends", err)
 	}
-	held()
+	held(1)
 }

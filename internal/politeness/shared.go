@@ -83,22 +83,58 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 	return s, nil
 }
 
+// refundTimeout bounds giving back unsent RCPTs to the shared counter.
+const refundTimeout = 2 * time.Second
+
 // Acquire waits for a session slot in this process, then for room for
 // rcpts RCPTs in the current window across all processes. A session of
-// more RCPTs than the limit takes them from successive windows.
-func (s *Shared) Acquire(ctx context.Context, mxHost string, rcpts int) (release func(), err error) {
-	release, err = s.sessions.Acquire(ctx, mxHost, 0)
+// more RCPTs than the limit takes them from successive windows. release
+// gives back, to the windows that counted them, the RCPTs the session did
+// not send.
+func (s *Shared) Acquire(ctx context.Context, mxHost string, rcpts int) (release func(sent int), err error) {
+	free, err := s.sessions.Acquire(ctx, mxHost, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.take(ctx, hostKey(mxHost), int64(rcpts)); err != nil {
-		release()
+	charged, err := s.take(ctx, hostKey(mxHost), int64(rcpts))
+	if err != nil {
+		free(0)
 		return nil, err
 	}
-	return release, nil
+	return func(sent int) {
+		s.refund(charged, int64(rcpts-sent))
+		free(0)
+	}, nil
 }
 
-func (s *Shared) take(ctx context.Context, host string, n int64) error {
+// Defer holds back this process's sessions to mxHost until until (see
+// Local.Defer). Other processes learn of the deferral from the host.
+func (s *Shared) Defer(mxHost string, until time.Time) { s.sessions.Defer(mxHost, until) }
+
+// charge is RCPTs counted in one window.
+type charge struct {
+	key     string
+	n       int64
+	expires time.Time
+}
+
+// refund takes n RCPTs back from the windows charged, the latest first.
+// Best effort: a lost refund only makes a window stricter.
+func (s *Shared) refund(charged []charge, n int64) {
+	if n <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refundTimeout)
+	defer cancel()
+	for i := len(charged) - 1; i >= 0 && n > 0; i-- {
+		k := min(n, charged[i].n)
+		_, _ = s.counter.IncrBy(ctx, charged[i].key, -k, charged[i].expires)
+		n -= k
+	}
+}
+
+func (s *Shared) take(ctx context.Context, host string, n int64) ([]charge, error) {
+	var charged []charge
 	for s.limit > 0 && n > 0 {
 		k := min(n, s.limit)
 		now := s.clock.Now()
@@ -107,17 +143,28 @@ func (s *Shared) take(ctx context.Context, host string, n int64) error {
 		key := s.prefix + host + "#" + strconv.FormatInt(start.Unix(), 10)
 		total, err := s.counter.IncrBy(ctx, key, k, end.Add(window))
 		if err != nil {
-			return fmt.Errorf("politeness: count RCPTs at %s: %w", host, err)
+			s.refund(charged, sum(charged))
+			return nil, fmt.Errorf("politeness: count RCPTs at %s: %w", host, err)
 		}
 		if total <= s.limit {
+			charged = append(charged, charge{key: key, n: k, expires: end.Add(window)})
 			n -= k
 			continue
 		}
 		// Best effort: a lost refund only makes this window stricter.
 		_, _ = s.counter.IncrBy(context.WithoutCancel(ctx), key, -k, end.Add(window))
 		if err := s.clock.Sleep(ctx, end.Sub(now)); err != nil {
-			return fmt.Errorf("politeness: wait for the next RCPT window at %s: %w", host, err)
+			s.refund(charged, sum(charged))
+			return nil, fmt.Errorf("politeness: wait for the next RCPT window at %s: %w", host, err)
 		}
 	}
-	return nil
+	return charged, nil
+}
+
+func sum(cs []charge) int64 {
+	var n int64
+	for _, c := range cs {
+		n += c.n
+	}
+	return n
 }

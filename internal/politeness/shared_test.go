@@ -55,7 +55,7 @@ func TestSharedRcptWindow(t *testing.T) {
 						t.Fatal(err)
 					}
 					log.add(clk.Now(), tt.rcpts)
-					release()
+					release(tt.rcpts)
 				}
 			}
 			for w, n := range log.per {

@@ -39,8 +39,7 @@ func (j *job) runBatch(work, start context.Context, bv BatchVerifier, g domainGr
 	}
 	reqs := make([]engine.Request, len(g.idx))
 	for k, i := range g.idx {
-		reqs[k] = j.tmpl
-		reqs[k].ToEmail = j.msg.Items[i].Email
+		reqs[k] = j.request(j.msg.Items[i])
 	}
 	results, err := verifyBatch(work, bv, reqs)
 	release()

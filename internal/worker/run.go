@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
 
@@ -111,8 +112,7 @@ func hasTime(ctx context.Context, budget time.Duration) bool {
 // posts it to the webhook.
 func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
 	defer release()
-	req := j.tmpl
-	req.ToEmail = it.Email
+	req := j.request(it)
 	begin := j.w.cfg.Now()
 	res, err := j.w.deps.Verifier.Verify(ctx, req)
 	d := j.w.cfg.Now().Sub(begin)
@@ -126,6 +126,15 @@ func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
 		j.w.notify(ctx, *j.hook, j.msg.JobID, it.Index, o.post)
 	}
 	return o
+}
+
+// request is the check of item it: the message's options, and the job, so
+// that every check of the job probes a domain's catch-all with the same
+// address.
+func (j *job) request(it queue.Item) engine.Request {
+	req := j.tmpl
+	req.ToEmail, req.JobID = it.Email, j.msg.JobID
+	return req
 }
 
 // postAll posts the results the group stored and created, postLimit at a

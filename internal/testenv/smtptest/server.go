@@ -53,6 +53,8 @@ type Options struct {
 	MaxRecipients int
 	// DropAfterBanner closes the connection right after the banner.
 	DropAfterBanner bool
+	// DropAfterEHLO answers EHLO (or HELO), then closes the connection.
+	DropAfterEHLO bool
 	// Greylist > 0 answers GreylistReply to the first N RCPTs of each
 	// address (counted across sessions), then answers normally.
 	Greylist int

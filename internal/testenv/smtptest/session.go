@@ -86,10 +86,10 @@ func (ss *session) handle(o Options, line string) (reply string, done bool) {
 			return "502 5.5.1 EHLO not supported", false
 		}
 		ss.helo, ss.mail = true, false
-		return ehloReply(o, arg), false
+		return ehloReply(o, arg), o.DropAfterEHLO
 	case "HELO":
 		ss.helo, ss.mail = true, false
-		return "250 mx.test", false
+		return "250 mx.test", o.DropAfterEHLO
 	case "MAIL":
 		return ss.mailCmd(o, arg), false
 	case "RCPT":
