@@ -13,7 +13,7 @@ import (
 // username/password was chosen, RFC 1928 §6 reply), so the length and
 // content of the transcript tell the stage and the code.
 func (d *socks5Dialer) classify(ctx context.Context, rec *recorder, err error) *ProxyError {
-	e := &ProxyError{Proxy: d.label, Stage: StageDial, Err: err}
+	e := &ProxyError{ProxyID: d.p.ID, Proxy: d.label, Stage: StageDial, Err: err}
 	if rec.conn == nil {
 		e.Kind = waitKind(ctx, err, ProxyUnreachable)
 		return e.withCtx(ctx)
@@ -99,9 +99,11 @@ func (d *socks5Dialer) classifyReply(ctx context.Context, e *ProxyError, r []byt
 		e.Kind = TargetUnreachable
 	case 0x05:
 		e.Kind = TargetRefused
+	case 0x06:
+		e.Kind = TTLExpired
 	default:
-		// 0x01 general failure, 0x06 TTL expired, 0x07/0x08 unsupported
-		// command or address type, and unassigned codes.
+		// 0x01 general failure, 0x07/0x08 unsupported command or
+		// address type, and unassigned codes.
 		e.Kind = ProxyFailure
 	}
 	return e

@@ -11,6 +11,6 @@
 //
 // SOCKS5 failures are *ProxyError values whose Kind the engine maps to
 // Reacher's error objects; callers branch with errors.As or IsAuth, never
-// on error text. No error, String, GoString or
-// LogValue output contains a proxy password.
+// on error text. Errors name the proxy by its id and redacted URL; no
+// error, String, GoString or LogValue output contains a proxy password.
 package dialer

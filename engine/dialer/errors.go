@@ -27,13 +27,17 @@ const (
 	TargetUnreachable
 	// NotAllowed: reply X'02', the proxy's ruleset forbids the target.
 	NotAllowed
-	// ProxyFailure: reply X'01' or any other failure code, or the proxy
-	// hung up after receiving CONNECT.
+	// ProxyFailure: reply X'01' (general failure) or another failure
+	// code, or the proxy hung up after receiving CONNECT.
 	ProxyFailure
 	// Timeout: a deadline (the context's or Proxy.Timeout) expired.
 	Timeout
 	// Canceled: the context was canceled.
 	Canceled
+	// TTLExpired: reply X'06'. Real proxies (dante, microsocks) send it
+	// when their own connect to the target timed out (ETIMEDOUT): the
+	// target, or a firewall on the way, drops the SYN without answering.
+	TTLExpired
 )
 
 // String returns a short lower-case name, stable enough for metrics.
@@ -57,6 +61,8 @@ func (k ProxyErrorKind) String() string {
 		return "timeout"
 	case Canceled:
 		return "canceled"
+	case TTLExpired:
+		return "target did not answer (TTL expired)"
 	default:
 		return fmt.Sprintf("ProxyErrorKind(%d)", int(k))
 	}
@@ -96,6 +102,8 @@ func (s Stage) String() string {
 // ProxyError is returned by SOCKS5 dialers for every failure after the
 // arguments were validated. Use errors.As to inspect it.
 type ProxyError struct {
+	// ProxyID is the proxy's configured id (Proxy.ID), possibly empty.
+	ProxyID string
 	// Proxy is the proxy's redacted URL (Proxy.String), never the password.
 	Proxy string
 	// Kind classifies the failure.
@@ -110,9 +118,15 @@ type ProxyError struct {
 	Err error
 }
 
-// Error describes the failure without the proxy's password.
+// Error describes the failure with the proxy's id and redacted URL, never
+// its password.
 func (e *ProxyError) Error() string {
-	msg := fmt.Sprintf("dialer: socks5 proxy %s: %s", e.Proxy, e.Kind)
+	var msg string
+	if e.ProxyID != "" {
+		msg = fmt.Sprintf("dialer: socks5 proxy %s (%s): %s", e.ProxyID, e.Proxy, e.Kind)
+	} else {
+		msg = fmt.Sprintf("dialer: socks5 proxy %s: %s", e.Proxy, e.Kind)
+	}
 	if e.Reply != 0 {
 		msg += fmt.Sprintf(" (%s reply 0x%02x)", e.Stage, e.Reply)
 	} else if e.Stage != 0 {

@@ -127,7 +127,7 @@ func TestProxyRedaction(t *testing.T) {
 	var text, js bytes.Buffer
 	slog.New(slog.NewTextHandler(&text, nil)).Info("dial", "proxy", p)
 	slog.New(slog.NewJSONHandler(&js, nil)).Info("dial", "proxy", p, slog.Any("ptr", &p))
-	pe := &ProxyError{Proxy: p.String(), Kind: ProxyAuth, Stage: StageAuth, Reply: 1}
+	pe := &ProxyError{ProxyID: p.ID, Proxy: p.String(), Kind: ProxyAuth, Stage: StageAuth, Reply: 1}
 	outputs := map[string]string{
 		"%v":          fmt.Sprintf("%v", p),
 		"%+v":         fmt.Sprintf("%+v", p),

@@ -21,12 +21,19 @@ type Dialer interface {
 // that connection, i.e. RemoteAddr is the proxy's address.
 type Conn struct {
 	net.Conn
-	proxy Proxy
+	proxy  Proxy
+	authed bool
 }
 
 // Proxy returns the proxy the connection goes through, so callers using a
 // Rotation can report which one served them.
 func (c *Conn) Proxy() Proxy { return c.proxy }
+
+// Authenticated reports whether the proxy chose username/password
+// authentication (RFC 1928 §3 method X'02') for this connection. False
+// with Proxy().Username set means the proxy let us in without checking
+// the password: it is open to anyone who can reach it.
+func (c *Conn) Authenticated() bool { return c.authed }
 
 // socks5Dialer speaks RFC 1928 through golang.org/x/net/proxy.
 type socks5Dialer struct {
@@ -95,7 +102,8 @@ func (d *socks5Dialer) DialContext(ctx context.Context, network, address string)
 	// Return the raw TCP connection: the recorder is no longer needed, and
 	// x/net's wrapper adds only BoundAddr (RFC 1928 §6 BND.ADDR), which no
 	// caller needs.
-	return &Conn{Conn: rec.conn.Conn, proxy: d.p}, nil
+	authed := rec.conn.nin >= 2 && rec.conn.in[1] == methodUserPass
+	return &Conn{Conn: rec.conn.Conn, proxy: d.p, authed: authed}, nil
 }
 
 // recorder is the forward dialer given to x/net/proxy: it opens the TCP

@@ -44,6 +44,9 @@ func TestSOCKS5Connect(t *testing.T) {
 			if pc.Proxy() != p {
 				t.Errorf("Conn.Proxy() = %v, want %v", pc.Proxy(), p)
 			}
+			if pc.Authenticated() != (tt.opts.User != "") {
+				t.Errorf("Conn.Authenticated() = %v with proxy user %q", pc.Authenticated(), tt.opts.User)
+			}
 			if got := srv.Connections(); got != 1 {
 				t.Errorf("proxy Connections() = %d, want 1", got)
 			}
@@ -69,11 +72,12 @@ func TestSOCKS5Errors(t *testing.T) {
 	closedPort, _ := netip.ParseAddrPort(closedAddr(t))
 
 	good := proxyFor(t, authed)
+	good.ID = "eu-1"
 	wrongPass := good
 	wrongPass.Password = "not-" + secret
 	noCreds := good
 	noCreds.Username, noCreds.Password = "", ""
-	nobody := Proxy{Host: "127.0.0.1", Port: int(closedPort.Port()), Username: "alice", Password: secret}
+	nobody := Proxy{ID: "eu-2", Host: "127.0.0.1", Port: int(closedPort.Port()), Username: "alice", Password: secret}
 
 	tests := []struct {
 		name   string
@@ -108,6 +112,9 @@ func TestSOCKS5Errors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), secret) || strings.Contains(pe.Proxy, secret) {
 				t.Errorf("error leaks the password: %v", err)
+			}
+			if pe.ProxyID != tt.proxy.ID || (tt.proxy.ID != "" && !strings.Contains(err.Error(), "proxy "+tt.proxy.ID+" (")) {
+				t.Errorf("error names proxy %q, want %q: %v", pe.ProxyID, tt.proxy.ID, err)
 			}
 		})
 	}
@@ -193,7 +200,7 @@ func TestSOCKS5Scripted(t *testing.T) {
 		{"network unreachable", append(noAuth, reply(3)), false, TargetUnreachable, StageConnect, 3},
 		{"host unreachable", append(withAuth, reply(4)), false, TargetUnreachable, StageConnect, 4},
 		{"refused after auth", append(withAuth, reply(5)), false, TargetRefused, StageConnect, 5},
-		{"TTL expired", append(noAuth, reply(6)), false, ProxyFailure, StageConnect, 6},
+		{"TTL expired", append(noAuth, reply(6)), false, TTLExpired, StageConnect, 6},
 		{"command not supported", append(noAuth, reply(7)), false, ProxyFailure, StageConnect, 7},
 		{"unassigned reply", append(noAuth, reply(0x42)), false, ProxyFailure, StageConnect, 0x42},
 		{"hang up after CONNECT", append(noAuth, hangUp), false, ProxyFailure, StageConnect, 0},
