@@ -30,15 +30,19 @@ const (
 // separate the lines of a multi-line reply with "\n" (the server sends
 // CRLF). The zero value is a server where every RCPT gets UnknownReply.
 type Options struct {
-	Addr        string        // listen address; default "127.0.0.1:0"
-	Banner      string        // default DefaultBanner; 421 closes, 554 refuses all but QUIT
-	NoBanner    bool          // tarpit: accept, read, never answer
-	EHLOReject  bool          // answer EHLO with 502 so clients fall back to HELO
-	Pipelining  bool          // advertise PIPELINING (RFC 2920)
-	SMTPUTF8    bool          // advertise SMTPUTF8 (RFC 6531)
-	MailReply   string        // reply to MAIL FROM; default DefaultMail
-	Delay       time.Duration // sleep before each flush of replies: one simulated round trip
-	IdleTimeout time.Duration // close a session idle this long; default 30 s
+	Addr       string // listen address; default "127.0.0.1:0"
+	Banner     string // default DefaultBanner; 421 closes, 554 refuses all but QUIT
+	NoBanner   bool   // tarpit: accept, read, never answer
+	EHLOReject bool   // answer EHLO with 502 so clients fall back to HELO
+	// RevealClient makes the EHLO greeting name the client's address,
+	// "250-mx.test Hello NAME [127.0.0.9]", as Exim, Sendmail, Gmail
+	// and Outlook do.
+	RevealClient bool
+	Pipelining   bool          // advertise PIPELINING (RFC 2920)
+	SMTPUTF8     bool          // advertise SMTPUTF8 (RFC 6531)
+	MailReply    string        // reply to MAIL FROM; default DefaultMail
+	Delay        time.Duration // sleep before each flush of replies: one simulated round trip
+	IdleTimeout  time.Duration // close a session idle this long; default 30 s
 
 	// Mailbox, when set, gives the reply to RCPT TO:<rcpt> (rcpt as sent).
 	Mailbox func(rcpt string) string

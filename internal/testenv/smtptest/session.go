@@ -86,7 +86,7 @@ func (ss *session) handle(o Options, line string) (reply string, done bool) {
 			return "502 5.5.1 EHLO not supported", false
 		}
 		ss.helo, ss.mail = true, false
-		return ehloReply(o, arg), o.DropAfterEHLO
+		return ehloReply(o, arg, ss.conn.RemoteAddr()), o.DropAfterEHLO
 	case "HELO":
 		ss.helo, ss.mail = true, false
 		return "250 mx.test", o.DropAfterEHLO
@@ -107,8 +107,12 @@ func (ss *session) handle(o Options, line string) (reply string, done bool) {
 	return "500 5.5.1 command unrecognized", false
 }
 
-func ehloReply(o Options, name string) string {
-	lines := []string{"250-mx.test greets " + name, "250-SIZE 35882577", "250-8BITMIME", "250-ENHANCEDSTATUSCODES"}
+func ehloReply(o Options, name string, peer net.Addr) string {
+	greeting := "250-mx.test greets " + name
+	if ta, ok := peer.(*net.TCPAddr); ok && o.RevealClient {
+		greeting = "250-mx.test Hello " + name + " [" + ta.IP.String() + "]"
+	}
+	lines := []string{greeting, "250-SIZE 35882577", "250-8BITMIME", "250-ENHANCEDSTATUSCODES"}
 	if o.Pipelining {
 		lines = append(lines, "250-PIPELINING")
 	}
