@@ -46,20 +46,9 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 		Gravatar:                misc.NewGravatar(&http.Client{Timeout: 5 * time.Second}, cfg.GravatarURL),
 		MaxRecipientsPerSession: cfg.Worker.RecipientsPerSession,
 		SessionsPerDomain:       cfg.Worker.PerMXConcurrency(),
-		NamedProxies:            map[string]dialer.Proxy{},
 		Overrides:               map[engine.Provider]engine.Override{},
 	}
-	if cfg.Proxy != nil {
-		p := proxyOf(config.DefaultProxyID, *cfg.Proxy)
-		ec.Proxies = append(ec.Proxies, p)
-		ec.NamedProxies[config.DefaultProxyID] = p
-	}
-	for i, p := range cfg.ProxyPool {
-		ec.Proxies = append(ec.Proxies, proxyOf(fmt.Sprintf("pool-%d", i), p))
-	}
-	for id, p := range cfg.Overrides.Proxies {
-		ec.NamedProxies[id] = proxyOf(id, p)
-	}
+	ec.Proxies, ec.NamedProxies = proxies(cfg)
 	for prov, o := range cfg.Overrides.Providers {
 		m, err := engine.ParseMethod(string(o.Type))
 		if err != nil {
@@ -102,6 +91,25 @@ func RetryPolicy(cfg config.Config) retry.Policy {
 		p.ConnectionRetries = -1 // the policy's "none"
 	}
 	return p
+}
+
+// proxies returns the rotation (the [proxy] section, id "default", then
+// MAILPROBE_PROXIES, ids "pool-N") and the proxies overrides may name
+// ([overrides.proxies] and "default"), with their ids.
+func proxies(cfg config.Config) (rotation []dialer.Proxy, named map[string]dialer.Proxy) {
+	named = map[string]dialer.Proxy{}
+	if cfg.Proxy != nil {
+		p := proxyOf(config.DefaultProxyID, *cfg.Proxy)
+		rotation = append(rotation, p)
+		named[config.DefaultProxyID] = p
+	}
+	for i, p := range cfg.ProxyPool {
+		rotation = append(rotation, proxyOf(fmt.Sprintf("pool-%d", i), p))
+	}
+	for id, p := range cfg.Overrides.Proxies {
+		named[id] = proxyOf(id, p)
+	}
+	return rotation, named
 }
 
 func proxyOf(id string, p config.Proxy) dialer.Proxy {

@@ -19,6 +19,7 @@ const usage = `usage: mailprobe <command> [flags]
 commands:
   check [flags] EMAIL...   verify addresses ("-" reads one per line from stdin)
   serve [flags]            run the HTTP API with the embedded queue and store
+  doctor [flags]           check the DNS resolver and each proxy against a real MX
   version                  print the version
 
 Run "mailprobe <command> -h" for the flags of a command.
@@ -35,6 +36,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return runCheck(ctx, args[1:], env)
 	case "serve":
 		return runServe(ctx, args[1:], env)
+	case "doctor":
+		return runDoctor(ctx, args[1:], env)
 	case "version":
 		fmt.Fprintln(env.Stdout, Version())
 		return 0

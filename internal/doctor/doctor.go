@@ -245,3 +245,28 @@ func (d *Doctor) servers() string {
 	}
 	return "resolver " + strings.Join(d.cfg.DNSServers, ", ")
 }
+
+// ErrBadTarget is wrapped by ValidateTarget's errors.
+var ErrBadTarget = errors.New("invalid target")
+
+// ValidateTarget accepts what Run takes as a target: empty (the default),
+// a domain or host name, or an IP address, optionally in brackets. It
+// bounds what a caller of GET /v1/doctor can make the doctor resolve.
+func ValidateTarget(s string) error {
+	if s == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return nil
+	}
+	if len(s) > 253 {
+		return fmt.Errorf("%w: longer than 253 characters", ErrBadTarget)
+	}
+	for _, c := range s {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_'
+		if !ok {
+			return fmt.Errorf("%w: want a domain, an MX host name or an IP address", ErrBadTarget)
+		}
+	}
+	return nil
+}

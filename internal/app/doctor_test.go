@@ -1,0 +1,67 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/mailprobe/mailprobe/internal/app"
+	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/doctor"
+	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+)
+
+// TestNewDoctorProxies checks that the doctor sees every proxy the engine
+// may use, under the ids the engine's errors carry: [proxy] as "default",
+// MAILPROBE_PROXIES as "pool-N", [overrides.proxies] by name, each once.
+func TestNewDoctorProxies(t *testing.T) {
+	dns := dnstest.Start(t, nil)
+	dns.AddMX("doctor.test.", 10, "mx.doctor.test.")
+	dns.AddA("mx.doctor.test.", "127.0.0.1")
+	port := closedPort(t)
+	env := []string{
+		"RCH__PROXY__HOST=127.0.0.1", fmt.Sprintf("RCH__PROXY__PORT=%d", port),
+		fmt.Sprintf("MAILPROBE_PROXIES=socks5://a:secret-a@127.0.0.1:%d,socks5://127.0.0.1:%d", port, port),
+		"RCH__OVERRIDES__PROXIES__EU__HOST=127.0.0.1", fmt.Sprintf("RCH__OVERRIDES__PROXIES__EU__PORT=%d", port),
+		"RCH__DNS=" + dns.Addr, "RCH__ALLOW_PRIVATE_MX=true",
+	}
+	cfg, err := config.Load(config.Options{Environ: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := app.NewDoctor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := d.Run(context.Background(), "doctor.test")
+	var ids []string
+	for _, p := range r.Proxies {
+		ids = append(ids, p.ID)
+	}
+	if got, want := strings.Join(ids, ","), "default,pool-0,pool-1,eu"; got != want {
+		t.Errorf("proxies %s, want %s", got, want)
+	}
+	if got := r.Checks[0].Reason; got != "configuration loaded; 4 proxies: default, pool-0, pool-1, eu" {
+		t.Errorf("config line %q", got)
+	}
+	for _, c := range r.Checks {
+		if c.Name == doctor.CheckTCP && c.Status != doctor.Fail {
+			t.Errorf("tcp to a closed port: %+v", c)
+		}
+		if strings.Contains(c.Reason+c.Fix, "secret-a") {
+			t.Errorf("check leaks a password: %+v", c)
+		}
+	}
+}
+
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
