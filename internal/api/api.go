@@ -151,6 +151,7 @@ type Deps struct {
 	Counter        throttle.Counter
 	Metrics        Metrics
 	MetricsHandler http.Handler // serves GET /metrics when Config.ServeMetrics
+	Doctor         Doctor       // serves GET /v1/doctor; nil answers 503
 	Logger         *slog.Logger
 	Now            func() time.Time
 	NewJobID       func() string // tests make ids predictable; default: random decimal ids
@@ -175,6 +176,7 @@ func Routes() []Route {
 		{Method: http.MethodPost, Path: "/v1/bulk", Auth: true, Throttled: true},
 		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}", Auth: true},
 		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}/results", Auth: true},
+		{Method: http.MethodGet, Path: "/v1/doctor", Auth: true, Throttled: true},
 		{Method: http.MethodGet, Path: "/healthz"},
 		{Method: http.MethodGet, Path: "/version", Auth: true},
 		{Method: http.MethodGet, Path: "/openapi.json", Auth: true},
@@ -216,6 +218,7 @@ func New(cfg Config, deps Deps) http.Handler {
 		"POST /v1/bulk":                 s.bulkCreate,
 		"GET /v1/bulk/{job_id}":         s.bulkStatus,
 		"GET /v1/bulk/{job_id}/results": s.bulkResults,
+		"GET /v1/doctor":                s.doctorReport,
 		"GET /healthz":                  s.healthz,
 		"GET /version":                  s.versionInfo,
 		"GET /openapi.json":             s.openAPI,

@@ -127,11 +127,15 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
+	doc, err := NewDoctor(p.cfg)
+	if err != nil {
+		return nil, err
+	}
 	// Inline checks are counted as EMF lines on stdout, as the worker's
 	// are: a registry would be read by nobody in Lambda.
 	h := api.New(ac, api.Deps{
 		Checker: v, Jobs: p.store, Queue: p.queue, Cache: p.store, Counter: p.store,
-		Metrics: InlineMetrics(p.cfg, p.logger, nil, stdout), Logger: p.logger,
+		Metrics: InlineMetrics(p.cfg, p.logger, nil, stdout), Logger: p.logger, Doctor: doc,
 	})
 	return api.LambdaHandler(h), nil
 }

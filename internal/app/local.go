@@ -84,6 +84,12 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 		q.Close()
 		return nil, err
 	}
+	doc, err := NewDoctor(cfg)
+	if err != nil {
+		st.Close()
+		q.Close()
+		return nil, err
+	}
 	open := cfg.HeaderSecret.IsZero()
 	if open {
 		logger.Warn("NO SECRET CONFIGURED: the API is open to anyone who can reach it; set RCH__HEADER_SECRET or header_secret")
@@ -92,6 +98,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 	l := &Local{cfg: cfg, logger: logger, store: st, queue: q}
 	l.api = api.New(APIConfig(cfg, open, true), api.Deps{
 		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: InlineMetrics(cfg, logger, m, nil), MetricsHandler: m, Logger: logger,
+		Doctor: doc,
 	})
 	l.worker = worker.New(WorkerConfig(cfg), worker.Deps{
 		Verifier: v, Store: st, Queue: q, Webhook: NewWebhook(cfg), Metrics: m, Logger: logger,
