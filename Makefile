@@ -14,13 +14,17 @@ LISTEN ?= 127.0.0.1:8080
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 FUZZTIME ?= 10s
 
-.PHONY: run test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable sam-env-vars
+.PHONY: run doctor test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable sam-env-vars
 
 ## run: build and start `mailprobe serve` (embedded queue and store under ./data)
 run: build-local
 	@echo "mailprobe listening on http://$(LISTEN)"
 	@echo "try:  curl -s -X POST http://$(LISTEN)/v0/check_email -H 'content-type: application/json' -d '{\"to_email\":\"someone@example.com\"}'"
 	./bin/mailprobe serve --listen $(LISTEN) --data-dir ./data $(ARGS)
+
+## doctor: check DNS, names and every proxy of the configuration against a real MX (ARGS='--proxy socks5://... --target ...')
+doctor: build-local
+	./bin/mailprobe doctor $(ARGS)
 
 ## test: everything CI runs
 test: apt-deps tools emulators

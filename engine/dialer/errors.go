@@ -62,7 +62,7 @@ func (k ProxyErrorKind) String() string {
 	case Canceled:
 		return "canceled"
 	case TTLExpired:
-		return "target did not answer (TTL expired)"
+		return "TTL expired"
 	default:
 		return fmt.Sprintf("ProxyErrorKind(%d)", int(k))
 	}

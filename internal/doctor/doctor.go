@@ -173,8 +173,9 @@ type resolved struct {
 func (d *Doctor) resolveTarget(ctx context.Context, target string) (resolved, []Check) {
 	name := strings.TrimSuffix(strings.TrimSpace(target), ".")
 	if ip, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
-		return d.pickAddr(name, []netip.Addr{ip}, Check{Name: CheckDNS, Status: Pass,
-			Reason: "not needed: the target is an IP address"})
+		// The target needs no lookup, but the engine's MX lookups do:
+		// the resolver is asked about the default target instead.
+		return d.pickAddr(name, []netip.Addr{ip}, d.dnsProbe(ctx, DefaultTarget))
 	}
 	start := time.Now()
 	recs, err := d.cfg.Resolver.LookupMX(ctx, name)
@@ -183,7 +184,7 @@ func (d *Doctor) resolveTarget(ctx context.Context, target string) (resolved, []
 	switch {
 	case errors.As(err, &re):
 		dnsCheck.Status, dnsCheck.Reason = Fail, fmt.Sprintf("%s did not answer the MX query for %s: %v", d.servers(), name, err)
-		dnsCheck.Fix = "check the dns setting (--dns, RCH__DNS) or /etc/resolv.conf: the resolver must be reachable from where mailprobe runs"
+		dnsCheck.Fix = dnsFix
 		return resolved{}, []Check{dnsCheck}
 	case errors.Is(err, mx.ErrNXDomain), errors.Is(err, mx.ErrNoMail):
 		dnsCheck.Reason = fmt.Sprintf("%s answered the MX query for %s", d.servers(), name)
@@ -210,6 +211,24 @@ func (d *Doctor) resolveTarget(ctx context.Context, target string) (resolved, []
 	}
 	return d.pickAddr(host, ips, dnsCheck)
 }
+
+// dnsProbe is the dns check alone: any answer, NXDOMAIN included, shows
+// the resolver works.
+func (d *Doctor) dnsProbe(ctx context.Context, name string) Check {
+	start := time.Now()
+	_, err := d.cfg.Resolver.LookupMX(ctx, name)
+	c := Check{Name: CheckDNS, Status: Pass, DurationMS: ms(time.Since(start)),
+		Reason: fmt.Sprintf("%s answered the MX query for %s", d.servers(), name)}
+	var re *mx.ResolveError
+	if errors.As(err, &re) {
+		c.Status, c.Reason = Fail, fmt.Sprintf("%s did not answer the MX query for %s: %v", d.servers(), name, err)
+		c.Fix = dnsFix
+	}
+	return c
+}
+
+// dnsFix is the advice for a resolver that does not answer.
+const dnsFix = "check the dns setting (--dns, RCH__DNS) or /etc/resolv.conf: the resolver must be reachable from where mailprobe runs"
 
 // pickAddr chooses the address to dial: the first IPv4 address the guard
 // allows (proxies with IPv4 only are the rule), else the first IPv6.
