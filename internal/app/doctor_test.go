@@ -2,8 +2,10 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -64,4 +66,29 @@ func closedPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestServeDoctor: `mailprobe serve` answers GET /v1/doctor with the
+// report of its own proxy, authenticated.
+func TestServeDoctor(t *testing.T) {
+	e := newLocalEnv(t)
+	base, stop := start(t, e.cfg)
+	defer stop()
+	code, body := call(t, "GET", base+"/v1/doctor?target=local.test", "")
+	var rep doctor.Report
+	if err := json.Unmarshal(body, &rep); code != 200 || err != nil {
+		t.Fatalf("doctor: %d %s (%v)", code, body, err)
+	}
+	if len(rep.Proxies) != 1 || rep.Proxies[0].ID != "pool-0" || rep.Proxies[0].Banner == "" || rep.Target.Host != "mx.local.test" {
+		t.Errorf("report %s", body)
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/doctor", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("without the secret: %d, want 401", resp.StatusCode)
+	}
 }

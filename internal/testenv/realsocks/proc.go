@@ -43,7 +43,12 @@ func Need(t testing.TB, root bool, bins ...string) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("real SOCKS5 proxy test needs %s: run scripts/apt-deps.sh as root", strings.Join(missing, ", "))
+	unavailable(t, fmt.Sprintf("real SOCKS5 proxy test needs %s: run scripts/apt-deps.sh as root", strings.Join(missing, ", ")))
+}
+
+// unavailable skips the test with msg, loudly, or fails it under CI.
+func unavailable(t testing.TB, msg string) {
+	t.Helper()
 	if awsemu.CI() {
 		t.Fatal(msg)
 	}
