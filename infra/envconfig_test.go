@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,11 @@ func TestEnvironmentLoads(t *testing.T) {
 			for _, p := range pairs(must(t, root, "Resources", id, "Properties", "Environment", "Variables")) {
 				ref := p[1].Value
 				v, ok := samples[ref]
-				if !ok {
+				switch {
+				case ok:
+				case p[1].Tag == "!Sub" && strings.HasPrefix(ref, "{{resolve:"):
+					v = "resolved-by-cloudformation" // a dynamic reference
+				default:
 					v = must(t, root, "Parameters", ref, "Default").Value
 				}
 				environ = append(environ, p[0].Value+"="+v)
@@ -41,6 +46,10 @@ func TestEnvironmentLoads(t *testing.T) {
 			if ref := config.IsSecretRef(c.HeaderSecret.Reveal()); ref != (id == "ApiFunction") || id != "ApiFunction" && !c.HeaderSecret.IsZero() {
 				t.Errorf("header secret is a reference: %v, set: %v; want a reference for ApiFunction only",
 					ref, !c.HeaderSecret.IsZero())
+			}
+			// Only the worker keys catch-all probes (a job's retries).
+			if set := !c.ProbeSecret.IsZero(); set != (id == "SqsWorkerFunction") {
+				t.Errorf("probe_secret set: %v; want it on SqsWorkerFunction only", set)
 			}
 			if c.SMTPTimeout != 45*time.Second || c.Throttle.PerMinute != 60 || c.CacheTTL != 24*time.Hour {
 				t.Errorf("parameter defaults not applied: %+v", c)

@@ -114,15 +114,19 @@ func (s *server) logUnqueued(ctx context.Context, w http.ResponseWriter, id stri
 		slog.String("error", err.Error()))
 }
 
-// bulkStatusJSON is Reacher's job progress object, field for field.
+// bulkStatusJSON is Reacher's job progress object, field for field, and
+// mailprobe's two additions (Reacher clients ignore unknown fields): how
+// many addresses wait for a delayed retry and when the next is due.
 type bulkStatusJSON struct {
-	JobID          jobID       `json:"job_id"`
-	CreatedAt      time.Time   `json:"created_at"`
-	FinishedAt     *time.Time  `json:"finished_at"`
-	TotalRecords   int         `json:"total_records"`
-	TotalProcessed int         `json:"total_processed"`
-	Summary        summaryJSON `json:"summary"`
-	JobStatus      string      `json:"job_status"`
+	JobID           jobID       `json:"job_id"`
+	CreatedAt       time.Time   `json:"created_at"`
+	FinishedAt      *time.Time  `json:"finished_at"`
+	TotalRecords    int         `json:"total_records"`
+	TotalProcessed  int         `json:"total_processed"`
+	Summary         summaryJSON `json:"summary"`
+	JobStatus       string      `json:"job_status"`
+	WaitingForRetry int         `json:"waiting_for_retry"`
+	NextRetryAt     *time.Time  `json:"next_retry_at"`
 }
 
 type summaryJSON struct {
@@ -153,7 +157,12 @@ func (s *server) bulkStatus(w http.ResponseWriter, r *http.Request) {
 			TotalInvalid: job.Summary.Invalid,
 			TotalUnknown: job.Summary.Unknown,
 		},
-		JobStatus: job.Status(),
+		JobStatus:       job.Status(),
+		WaitingForRetry: job.Waiting,
+	}
+	if job.NextRetryAt != nil {
+		t := job.NextRetryAt.UTC()
+		st.NextRetryAt = &t
 	}
 	if st.JobStatus == store.StatusCompleted {
 		if job.FinishedAt != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/store"
@@ -148,6 +149,14 @@ func TestBulkStatus(t *testing.T) {
 	if m["job_status"] != "Running" || m["finished_at"] != nil || m["total_records"] != float64(3) || m["total_processed"] != float64(0) || m["job_id"] != float64(5) {
 		t.Errorf("fresh job %v", m)
 	}
+	// Two addresses wait for a retry (mailprobe's extra fields).
+	due := time.Date(2025, 7, 26, 16, 20, 0, 0, time.UTC)
+	if err := hs.store.SetWaiting(context.Background(), "5", []store.Wait{{Index: 1, Due: due.Add(time.Minute)}, {Index: 2, Due: due}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := status(); m["waiting_for_retry"] != float64(2) || m["next_retry_at"] != "2025-07-26T16:20:00Z" {
+		t.Errorf("job with waiting addresses %v", m)
+	}
 	hs.storeResult(t, "5", 0, testResult("a@x.test", engine.Safe))
 	hs.storeResult(t, "5", 1, testResult("b@x.test", engine.Invalid))
 	hs.clock.Add(90e9)
@@ -155,7 +164,8 @@ func TestBulkStatus(t *testing.T) {
 	hs.storeResult(t, "5", 2, testResult("c@x.test", engine.Risky)) // redelivery
 	r := hs.do(t, "GET", "/v1/bulk/5", "", nil)
 	want := `{"job_id":5,"created_at":"2025-07-26T16:13:00Z","finished_at":"2025-07-26T16:14:30Z","total_records":3,"total_processed":3,` +
-		`"summary":{"total_safe":1,"total_risky":1,"total_invalid":1,"total_unknown":0},"job_status":"Completed"}`
+		`"summary":{"total_safe":1,"total_risky":1,"total_invalid":1,"total_unknown":0},"job_status":"Completed",` +
+		`"waiting_for_retry":0,"next_retry_at":null}`
 	if string(r.body) != want {
 		t.Errorf("completed job\n got %s\nwant %s", r.body, want)
 	}

@@ -51,6 +51,7 @@ func WorkerConfig(cfg config.Config) worker.Config {
 		Concurrency: cfg.Worker.Concurrency,
 		PerDomain:   cfg.Worker.PerMXConcurrency(),
 		PerAddress:  cfg.Worker.PerAddress,
+		Policy:      RetryPolicy(cfg),
 		ProbeBudget: cfg.SMTPTimeout + worker.DefaultProbeMargin,
 		BackendName: cfg.BackendName,
 		LogEmails:   cfg.LogEmails,

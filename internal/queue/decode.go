@@ -115,6 +115,8 @@ func validate(m Message) error {
 			return decodeErr(ReasonIndex, "index %d out of [0, %d]", it.Index, store.MaxIndex)
 		case seen[it.Index]:
 			return decodeErr(ReasonIndex, "index %d repeated", it.Index)
+		case it.Retry != nil && (it.Retry.Temporary < 0 || it.Retry.Connection < 0 || it.Retry.WaitedMs < 0):
+			return decodeErr(ReasonSchema, "item %d: negative count in retry", it.Index)
 		}
 		seen[it.Index] = true
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -18,15 +19,15 @@ func TestDecode(t *testing.T) {
 		want Message
 	}{
 		{"minimal", `{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x.com"}]}`,
-			Message{Version: 1, JobID: "j", Items: []Item{{0, "a@x.com"}}}},
+			Message{Version: 1, JobID: "j", Items: []Item{{Index: 0, Email: "a@x.com"}}}},
 		{"full", `{"version":1,"job_id":"j","items":[{"index":3,"email":"a@X.com"},{"index":1,"email":"b@x.COM"}],
 			"request":{"from_email":"p@q.r"},"webhook":{"on_each_email":{"url":"http://h"}},"attempt":2}`,
-			Message{Version: 1, JobID: "j", Items: []Item{{3, "a@X.com"}, {1, "b@x.COM"}},
+			Message{Version: 1, JobID: "j", Items: []Item{{Index: 3, Email: "a@X.com"}, {Index: 1, Email: "b@x.COM"}},
 				Request: json.RawMessage(`{"from_email":"p@q.r"}`), Webhook: json.RawMessage(`{"on_each_email":{"url":"http://h"}}`), Attempt: 2}},
 		{"no at sign is a domain of its own", `{"version":1,"job_id":"j","items":[{"index":0,"email":"nobody"}]}`,
-			Message{Version: 1, JobID: "j", Items: []Item{{0, "nobody"}}}},
+			Message{Version: 1, JobID: "j", Items: []Item{{Index: 0, Email: "nobody"}}}},
 		{"several domains", `{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x.com"},{"index":1,"email":"b@y.com"},{"index":2,"email":"nobody"}]}`,
-			Message{Version: 1, JobID: "j", Items: []Item{{0, "a@x.com"}, {1, "b@y.com"}, {2, "nobody"}}}},
+			Message{Version: 1, JobID: "j", Items: []Item{{Index: 0, Email: "a@x.com"}, {Index: 1, Email: "b@y.com"}, {Index: 2, Email: "nobody"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestDecodeReacher(t *testing.T) {
 		t.Fatalf("Decode(bulk): %v", err)
 	}
 	want := Message{Version: 1, JobID: "reacher-bulk-42",
-		Items:   []Item{{ReacherIndex("Someone@Example.com"), "Someone@Example.com"}},
+		Items:   []Item{{Index: ReacherIndex("Someone@Example.com"), Email: "Someone@Example.com"}},
 		Request: json.RawMessage(`{"from_email":"p@q.r","smtp_port":2525}`),
 		Webhook: json.RawMessage(`{"on_each_email":{"url":"http://h","headers":{},"extra":null}}`)}
 	if !reflect.DeepEqual(got, want) {
@@ -116,13 +117,13 @@ func TestDecodeReacher(t *testing.T) {
 	if !strings.HasPrefix(m1.JobID, "reacher-single-") || m1.JobID != m2.JobID || m1.JobID == other.JobID {
 		t.Errorf("single-shot ids %q %q %q: want stable per body, distinct across bodies", m1.JobID, m2.JobID, other.JobID)
 	}
-	if m1.Items[0] != (Item{0, "a@x.com"}) || m1.Request != nil || m1.Webhook != nil {
+	if m1.Items[0] != (Item{Index: 0, Email: "a@x.com"}) || m1.Request != nil || m1.Webhook != nil {
 		t.Errorf("Decode(single) = %+v", m1)
 	}
 }
 
 func TestEncodeRoundTrip(t *testing.T) {
-	m := Message{JobID: "j", Items: []Item{{5, "a@x.com"}}, Request: json.RawMessage(`{"hello_name":"h"}`), Attempt: 1}
+	m := Message{JobID: "j", Items: []Item{{Index: 5, Email: "a@x.com", Retry: &RetryState{Due: time.Date(2030, 1, 1, 0, 0, 1, 0, time.UTC), Temporary: 1, AvoidProxy: "p:1080"}}}, Request: json.RawMessage(`{"hello_name":"h"}`), Attempt: 1}
 	body, err := Encode(m)
 	if err != nil {
 		t.Fatalf("Encode: %v", err)
@@ -135,7 +136,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if _, err := Encode(Message{JobID: "j"}); !IsDecodeError(err) {
 		t.Errorf("Encode(no items) = %v, want a *DecodeError", err)
 	}
-	big := Message{JobID: "j", Items: []Item{{0, strings.Repeat("a", MaxBodyBytes) + "@x"}}}
+	big := Message{JobID: "j", Items: []Item{{Index: 0, Email: strings.Repeat("a", MaxBodyBytes) + "@x"}}}
 	if _, err := Encode(big); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("Encode(big) = %v, want ErrTooLarge", err)
 	}
@@ -161,13 +162,16 @@ func TestSchemaFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compile schema: %v", err)
 	}
-	valid, _ := Encode(Message{JobID: "j", Items: []Item{{1, "a@x"}, {2, "b@x"}}, Webhook: json.RawMessage(`{}`)})
+	valid, _ := Encode(Message{JobID: "j", Items: []Item{{Index: 1, Email: "a@x"}, {Index: 2, Email: "b@x"}}, Webhook: json.RawMessage(`{}`)})
 	tests := []struct {
 		body string
 		ok   bool
 	}{
 		{string(valid), true},
 		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x"}]}`, true},
+		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x","retry":{"due":"2030-01-01T00:00:00Z","temporary":2}}]}`, true},
+		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x","retry":{"due":"2030-01-01T00:00:00Z","temporary":-1}}]}`, false},
+		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x","retry":{"due":"2030-01-01T00:00:00Z","tries":1}}]}`, false},
 		{`{"version":1,"job_id":"j","items":[{"index":0,"email":"a@x"},{"index":1,"email":"b@y"}]}`, true},
 		{`{"version":2,"job_id":"j","items":[{"index":0,"email":"a@x"}]}`, false},
 		{`{"version":1,"job_id":"j","items":[]}`, false},

@@ -65,7 +65,8 @@ type Message struct {
 	Request json.RawMessage `json:"request,omitempty"`
 	// Webhook is Reacher's {"on_each_email":{"url","headers","extra"}}.
 	Webhook json.RawMessage `json:"webhook,omitempty"`
-	// Attempt counts the reschedules so far (greylisting backoff).
+	// Attempt counts the reschedules so far (informational: the retry
+	// policy reads each item's Retry).
 	Attempt int `json:"attempt"`
 }
 
@@ -73,6 +74,28 @@ type Message struct {
 type Item struct {
 	Index int    `json:"index"`
 	Email string `json:"email"`
+	// Retry is set on an item sent again after a check gave no definite
+	// answer: the retry policy's memory of the address (engine/retry).
+	Retry *RetryState `json:"retry,omitempty"`
+}
+
+// RetryState is an item's retry history and when it is due. It travels
+// with the item, so no store keeps it and any worker can decide.
+type RetryState struct {
+	// Due is when the item may be checked again; a worker that receives
+	// it earlier (SQS delays stop at 15 minutes) sends it on unchecked.
+	Due time.Time `json:"due"`
+	// FirstTemporary is the first temporary answer, which starts the
+	// retry window.
+	FirstTemporary *time.Time `json:"first_temporary,omitempty"`
+	Temporary      int        `json:"temporary,omitempty"`  // temporary answers so far
+	Connection     int        `json:"connection,omitempty"` // connection failures so far
+	// WaitedMs is the time spent waiting for politeness since the first
+	// temporary answer, which the window does not count.
+	WaitedMs int64 `json:"waited_ms,omitempty"`
+	// AvoidProxy is the proxy (host:port) the last check failed through;
+	// the retry goes through another when there is one.
+	AvoidProxy string `json:"avoid_proxy,omitempty"`
 }
 
 // Delivery is a received message. When the body is not a valid message, Err

@@ -63,6 +63,31 @@ type Job struct {
 	SingleShot bool    `json:"single_shot,omitempty"`
 	Processed  int     `json:"total_processed"`
 	Summary    Summary `json:"summary"`
+	// Waiting counts the addresses without a result that wait for a
+	// delayed retry (SetWaiting), and NextRetryAt is when the earliest is
+	// due; both computed by the store.
+	Waiting     int        `json:"waiting_for_retry"`
+	NextRetryAt *time.Time `json:"next_retry_at"`
+}
+
+// Wait says that the address at Index of a job waits for a retry due at
+// Due (see SetWaiting).
+type Wait struct {
+	Index int
+	Due   time.Time
+}
+
+// CheckWaits validates the arguments of SetWaiting.
+func CheckWaits(jobID string, waits []Wait) error {
+	if jobID == "" {
+		return fmt.Errorf("%w: empty job id", ErrInvalid)
+	}
+	for _, w := range waits {
+		if w.Index < 0 || w.Index > MaxIndex {
+			return fmt.Errorf("%w: index %d out of [0, %d]", ErrInvalid, w.Index, MaxIndex)
+		}
+	}
+	return nil
 }
 
 // Status returns StatusCompleted once every address has a final result.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,19 +133,32 @@ func TestGreylistingRescheduledThenSucceeds(t *testing.T) {
 	list := []string{"ok-1@grey.test", "ok-2@grey.test", "ok-3@grey.test"}
 	msgs := e.job("job-grey", list, nil, 10)
 	rq := &recordingQueue{next: e.queue}
-	w := e.worker(worker.Config{RetryBase: 30 * time.Second}, e.verifier(nil), rq, nil)
+	// The recording queue delivers at once; the worker's clock jumps past
+	// the retry's due time instead of the test waiting for it.
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	w := e.worker(worker.Config{Now: now}, e.verifier(nil), rq, nil)
 
 	rep, err := w.Process(context.Background(), msgs[0])
 	if err != nil || rep != (worker.Report{Rescheduled: 3}) {
 		t.Fatalf("first delivery: %+v, %v; want Rescheduled 3", rep, err)
 	}
+	skew.Store(int64(2 * time.Minute))
 	delays, sent := rq.sent()
 	// smtptest says "try again in 60 seconds": more than the 30 s base.
 	if len(delays) != 1 || delays[0] != 60*time.Second {
 		t.Errorf("reschedule delays %v, want one of 60s", delays)
 	}
 	if len(sent) != 1 || sent[0].Attempt != 1 || len(sent[0].Items) != 3 || sent[0].JobID != "job-grey" {
-		t.Errorf("rescheduled message %+v, want job-grey attempt 1 with 3 items", sent)
+		t.Fatalf("rescheduled message %+v, want job-grey attempt 1 with 3 items", sent)
+	}
+	for _, it := range sent[0].Items {
+		if r := it.Retry; r == nil || r.Temporary != 1 || r.FirstTemporary == nil {
+			t.Errorf("item %d rescheduled with retry state %+v, want one temporary answer recorded", it.Index, r)
+		}
+	}
+	if j, _ := e.store.GetJob(context.Background(), "job-grey"); j.Waiting != 3 || j.NextRetryAt == nil {
+		t.Errorf("job shows %d waiting, next %v; want 3 waiting for a retry", j.Waiting, j.NextRetryAt)
 	}
 	if recs, _ := e.store.ListResults(context.Background(), "job-grey", 0, 10); len(recs) != 0 {
 		t.Errorf("%d provisional results stored, want none", len(recs))
@@ -158,9 +172,13 @@ func TestLastAttemptStoresUnknown(t *testing.T) {
 	e.addDomains("grey.test")
 	list := []string{"ok-1@grey.test", "ok-2@grey.test"}
 	msgs := e.job("job-last", list, nil, 10)
-	msgs[0].Attempt = 2
+	// The retry window opened an hour ago: this check is the last.
+	first := time.Now().Add(-time.Hour)
+	for i := range msgs[0].Items {
+		msgs[0].Items[i].Retry = &queue.RetryState{Due: time.Now(), FirstTemporary: &first, Temporary: 3}
+	}
 	rq := &recordingQueue{next: e.queue}
-	w := e.worker(worker.Config{MaxAttempts: 2}, e.verifier(nil), rq, nil)
+	w := e.worker(worker.Config{}, e.verifier(nil), rq, nil)
 	rep, err := w.Process(context.Background(), msgs[0])
 	if err != nil || rep != (worker.Report{Done: 2}) {
 		t.Fatalf("report %+v, %v; want Done 2", rep, err)

@@ -38,7 +38,7 @@ const (
 
 type outcome struct {
 	state state
-	hint  time.Duration // provisional only: how long the server asked us to wait
+	retry *queue.RetryState // provisional only: the item's retry state, Due set
 	// post is the stored result to post to the webhook: set only when this
 	// delivery created the result and the message has a webhook.
 	post json.RawMessage
@@ -158,11 +158,15 @@ func (w *Worker) slots(ctx context.Context, domain string) (release func(), ok b
 	}), true
 }
 
-// conclude stores a result if it is final, or marks it for rescheduling.
+// conclude stores a result if it is final, or marks it for a retry when
+// the retry policy wants one. A provisional result the policy calls final
+// (its window is over) is stored as it is: unknown, with its last error.
 func (j *job) conclude(ctx context.Context, it queue.Item, res engine.Result, d time.Duration) outcome {
-	if res.Retry != nil && j.msg.Attempt < j.w.cfg.MaxAttempts {
-		j.w.logVerification(ctx, "Verification rescheduled", j.msg, it, res, d)
-		return outcome{state: provisional, hint: res.Retry.After}
+	if res.Retry != nil {
+		if st, again := j.w.decide(it.Retry, res.Retry); again {
+			j.w.logVerification(ctx, "Verification rescheduled", j.msg, it, res, d)
+			return outcome{state: provisional, retry: st}
+		}
 	}
 	rec, err := j.w.record(j.msg.JobID, it, res, d)
 	if err != nil {
@@ -217,13 +221,12 @@ func (w *Worker) record(jobID string, it queue.Item, res engine.Result, d time.D
 	}, nil
 }
 
-// settle turns the item outcomes into a report, rescheduling provisional
-// items in one new message.
+// settle turns the item outcomes into a report, sending the provisional
+// items again: one message per due time, each delayed until then.
 func (w *Worker) settle(ctx context.Context, msg queue.Message, outs []outcome) Report {
 	var (
 		rep   Report
 		retry []queue.Item
-		hint  time.Duration
 	)
 	for i, o := range outs {
 		switch o.state {
@@ -233,8 +236,9 @@ func (w *Worker) settle(ctx context.Context, msg queue.Message, outs []outcome) 
 			rep.Done++
 			rep.Skipped++
 		case provisional:
-			retry = append(retry, msg.Items[i])
-			hint = max(hint, o.hint)
+			it := msg.Items[i]
+			it.Retry = o.retry
+			retry = append(retry, it)
 		default:
 			rep.Unfinished++
 		}
@@ -243,28 +247,31 @@ func (w *Worker) settle(ctx context.Context, msg queue.Message, outs []outcome) 
 		return rep
 	}
 	if rep.Unfinished > 0 {
-		// The whole message comes back anyway; rescheduling these now
-		// would probe them twice and send two retry messages.
+		// The whole message comes back anyway; sending these now would
+		// check them twice.
 		rep.Unfinished += len(retry)
 		return rep
 	}
-	next := msg
-	next.Items = retry
-	next.Attempt = msg.Attempt + 1
-	delay := Backoff(w.cfg.RetryBase, msg.Attempt, hint)
-	if err := w.deps.Queue.Send(ctx, []queue.Message{next}, delay); err != nil {
-		w.deps.Logger.ErrorContext(ctx, "Reschedule failed; the message will be redelivered",
-			"job_id", msg.JobID, "items", len(retry), "err", err)
-		w.incErrors()
-		rep.Unfinished += len(retry)
-		return rep
+	w.recordWaits(ctx, msg.JobID, retry)
+	for _, items := range byDue(retry) {
+		next := msg
+		next.Items = items
+		next.Attempt = msg.Attempt + 1
+		delay := w.delayUntil(items)
+		if err := w.deps.Queue.Send(ctx, []queue.Message{next}, delay); err != nil {
+			w.deps.Logger.ErrorContext(ctx, "Reschedule failed; the message will be redelivered",
+				"job_id", msg.JobID, "items", len(items), "err", err)
+			w.incErrors()
+			rep.Unfinished += len(items)
+			continue
+		}
+		rep.Rescheduled += len(items)
 	}
-	rep.Rescheduled = len(retry)
 	return rep
 }
 
-// Backoff is the delay before attempt+1: the larger of the server's hint
-// and base·2^attempt, within [MinDelay, MaxDelay].
+// Backoff is base·2^attempt, or hint when larger, within [MinDelay,
+// MaxDelay].
 func Backoff(base time.Duration, attempt int, hint time.Duration) time.Duration {
 	attempt = max(attempt, 0)
 	d := MaxDelay

@@ -51,6 +51,7 @@ func (j *job) pendingByDomain(outs []outcome) []domainGroup {
 // Each goroutine writes only the outcomes of its own group.
 func (j *job) run(work, start context.Context) []outcome {
 	outs := j.w.existing(work, j.msg)
+	j.notDue(outs)
 	bv, shared := j.w.deps.Verifier.(BatchVerifier)
 	shared = shared && !j.w.cfg.PerAddress
 	var wg sync.WaitGroup
@@ -134,6 +135,9 @@ func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
 func (j *job) request(it queue.Item) engine.Request {
 	req := j.tmpl
 	req.ToEmail, req.JobID = it.Email, j.msg.JobID
+	if it.Retry != nil {
+		req.AvoidProxy = it.Retry.AvoidProxy
+	}
 	return req
 }
 

@@ -163,52 +163,60 @@ func (f *fakeQueue) Send(_ context.Context, msgs []queue.Message, delay time.Dur
 }
 
 func TestSettle(t *testing.T) {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	msg := queue.Message{Version: 1, JobID: "j", Attempt: 2, Items: []queue.Item{
 		{Index: 0, Email: "a@x.test"}, {Index: 1, Email: "b@x.test"}, {Index: 2, Email: "c@x.test"}}}
-	prov := func(h time.Duration) outcome { return outcome{state: provisional, hint: h} }
+	prov := func(after time.Duration) outcome {
+		return outcome{state: provisional, retry: &queue.RetryState{Due: now.Add(after), Temporary: 1}}
+	}
+	type sent struct {
+		delay time.Duration
+		items []int
+	}
 	tests := []struct {
-		name      string
-		outs      []outcome
-		sendErr   error
-		want      Report
-		wantDelay time.Duration // 0: nothing sent
-		wantItems []int
+		name    string
+		outs    []outcome
+		sendErr error
+		want    Report
+		sent    []sent
 	}{
-		{"all done", []outcome{{state: done}, {state: skipped}, {state: done}}, nil,
-			Report{Done: 3, Skipped: 1}, 0, nil},
-		{"provisional rescheduled with the largest hint", []outcome{{state: done}, prov(time.Minute), prov(10 * time.Minute)}, nil,
-			Report{Done: 1, Rescheduled: 2}, 10 * time.Minute, []int{1, 2}},
-		{"backoff beats a small hint", []outcome{prov(time.Second), {state: done}, {state: done}}, nil,
-			Report{Done: 2, Rescheduled: 1}, 120 * time.Second, []int{0}},
+		{"all done", []outcome{{state: done}, {state: skipped}, {state: done}}, nil, Report{Done: 3, Skipped: 1}, nil},
+		{"one message per due time, each delayed until then", []outcome{{state: done}, prov(10 * time.Minute), prov(time.Minute)}, nil,
+			Report{Done: 1, Rescheduled: 2}, []sent{{time.Minute, []int{2}}, {10 * time.Minute, []int{1}}}},
+		{"same due second, one message", []outcome{prov(time.Minute), prov(time.Minute + time.Millisecond), {state: done}}, nil,
+			Report{Done: 1, Rescheduled: 2}, []sent{{time.Minute + time.Second, []int{0, 1}}}}, // the later, rounded up
+		{"overdue: at once", []outcome{prov(-time.Minute), {state: done}, {state: done}}, nil,
+			Report{Done: 2, Rescheduled: 1}, []sent{{MinDelay, []int{0}}}},
+		{"past SQS's longest delay: sent early, it will be sent on", []outcome{prov(time.Hour), {state: done}, {state: done}}, nil,
+			Report{Done: 2, Rescheduled: 1}, []sent{{MaxDelay, []int{0}}}},
 		{"unfinished: provisional wait for the redelivery", []outcome{{state: unfinished}, prov(time.Minute), {state: done}}, nil,
-			Report{Done: 1, Unfinished: 2}, 0, nil},
+			Report{Done: 1, Unfinished: 2}, nil},
 		{"send fails: provisional unfinished", []outcome{prov(time.Minute), {state: done}, {state: done}}, errors.New("queue down"),
-			Report{Done: 2, Unfinished: 1}, 0, nil},
+			Report{Done: 2, Unfinished: 1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &fakeQueue{fail: tt.sendErr}
-			w := New(Config{RetryBase: 30 * time.Second}, Deps{Queue: q})
+			w := New(Config{Now: func() time.Time { return now }}, Deps{Queue: q})
 			got := w.settle(context.Background(), msg, tt.outs)
 			if got != tt.want {
 				t.Errorf("report %+v, want %+v", got, tt.want)
 			}
-			if tt.wantDelay == 0 {
-				if len(q.msgs) != 0 {
-					t.Errorf("sent %+v, want nothing", q.msgs)
+			if len(q.msgs) != len(tt.sent) {
+				t.Fatalf("sent %d messages (delays %v), want %d", len(q.msgs), q.delays, len(tt.sent))
+			}
+			for k, m := range q.msgs {
+				var idx []int
+				for _, it := range m.Items {
+					idx = append(idx, it.Index)
+					if it.Retry == nil || it.Retry.Temporary != 1 {
+						t.Errorf("item %d sent without its retry state: %+v", it.Index, it.Retry)
+					}
 				}
-				return
-			}
-			if len(q.msgs) != 1 || q.delays[0] != tt.wantDelay {
-				t.Fatalf("sent %d messages with delays %v, want one with %v", len(q.msgs), q.delays, tt.wantDelay)
-			}
-			m := q.msgs[0]
-			var idx []int
-			for _, it := range m.Items {
-				idx = append(idx, it.Index)
-			}
-			if m.Attempt != 3 || m.JobID != "j" || fmt.Sprint(idx) != fmt.Sprint(tt.wantItems) {
-				t.Errorf("rescheduled %+v, want attempt 3 of job j with items %v", m, tt.wantItems)
+				if q.delays[k] != tt.sent[k].delay || m.Attempt != 3 || m.JobID != "j" || fmt.Sprint(idx) != fmt.Sprint(tt.sent[k].items) {
+					t.Errorf("message %d: delay %v, %+v; want delay %v, attempt 3 of job j with items %v",
+						k, q.delays[k], m, tt.sent[k].delay, tt.sent[k].items)
+				}
 			}
 		})
 	}

@@ -1,7 +1,8 @@
 // Package worker processes queued verification messages: it verifies each
 // address of a message with bounded concurrency, stores every final result
-// exactly once, reschedules provisional (greylisted, temporary) results with
-// exponential backoff, and posts Reacher's on_each_email webhook. The same
+// exactly once, sends provisional (greylisted, temporary, unreachable)
+// results again when the retry policy (engine/retry) says, and posts
+// Reacher's on_each_email webhook. The same
 // Worker serves the SQS-triggered Lambda (HandleSQS) and the embedded queue
 // of `mailprobe serve` (RunLocal).
 package worker
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/store"
@@ -46,6 +48,13 @@ type Rescheduler interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
 }
 
+// WaitRecorder is a ResultStore that can also show which addresses of a
+// job wait for a retry, and until when (GET /v1/bulk/{id} reports them);
+// both stores implement it. Without it, nothing is recorded.
+type WaitRecorder interface {
+	SetWaiting(ctx context.Context, jobID string, waits []store.Wait) error
+}
+
 // Notifier posts a stored result to a job's webhook; *webhook.Client
 // implements it.
 type Notifier interface {
@@ -55,9 +64,7 @@ type Notifier interface {
 // Defaults of Config.
 const (
 	DefaultConcurrency = 20
-	DefaultPerDomain   = 5 // Reacher's worker.rabbitmq.concurrency
-	DefaultMaxAttempts = 5
-	DefaultRetryBase   = 30 * time.Second
+	DefaultPerDomain   = 5                // Reacher's worker.rabbitmq.concurrency
 	DefaultProbeBudget = 60 * time.Second // smtp_timeout 45 s + margin
 	DefaultProbeMargin = 15 * time.Second
 	DefaultRetryDelay  = 5 * time.Second
@@ -82,12 +89,10 @@ type Config struct {
 	// addresses, or its shared-session batches. A message may carry
 	// several domains; each item takes the slot of its own domain.
 	PerDomain int
-	// MaxAttempts bounds reschedules: a provisional result of a message
-	// whose Attempt has reached MaxAttempts is stored as final.
-	MaxAttempts int
-	// RetryBase is the backoff base: the n-th reschedule waits at least
-	// RetryBase·2^n, or longer if the server asked for it.
-	RetryBase time.Duration
+	// Policy decides whether and when a provisional result (greylisted,
+	// temporary, unreachable) is checked again, and when it is final; its
+	// zero value is the defaults (engine/retry).
+	Policy retry.Policy
 	// ProbeBudget is the longest one verification may take (smtp_timeout
 	// plus a margin for DNS, storage and the webhook). A probe is started
 	// only if the context's deadline leaves at least this much time.
@@ -144,7 +149,7 @@ type Deps struct {
 type Report struct {
 	Done        int // a final result is stored (by this delivery or an earlier one)
 	Skipped     int // of Done: already stored before this delivery
-	Rescheduled int // provisional: sent again with a delay
+	Rescheduled int // provisional (or not due yet): sent again with a delay
 	Unfinished  int // not started or not stored: the message must be delivered again
 }
 
@@ -164,12 +169,6 @@ func New(cfg Config, deps Deps) *Worker {
 	}
 	if cfg.PerDomain <= 0 {
 		cfg.PerDomain = DefaultPerDomain
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
-	}
-	if cfg.RetryBase <= 0 {
-		cfg.RetryBase = DefaultRetryBase
 	}
 	if cfg.ProbeBudget <= 0 {
 		cfg.ProbeBudget = DefaultProbeBudget

@@ -32,6 +32,7 @@ var (
 	bucketAddrs    = []byte("addrs")
 	bucketCache    = []byte("cache")
 	bucketCounters = []byte("counters")
+	bucketWaiting  = []byte("waiting") // job id → index → due (unix nanoseconds)
 )
 
 // Store is a store.Store-shaped embedded store. Its methods are safe for
@@ -57,7 +58,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("bolt store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketJobs, bucketCounts, bucketResults, bucketVerdicts, bucketAddrs, bucketCache, bucketCounters} {
+		for _, b := range [][]byte{bucketJobs, bucketCounts, bucketResults, bucketVerdicts, bucketAddrs, bucketCache, bucketCounters, bucketWaiting} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

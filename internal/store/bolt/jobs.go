@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,8 +51,11 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 // GetJob returns the job with its counters; FinishedAt is the time the last
 // missing result was counted, once every address has one.
 func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
-	var meta jobMeta
-	var c counts
+	var (
+		meta jobMeta
+		c    counts
+		j    = store.Job{ID: id}
+	)
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		ok, err := getJSON(tx.Bucket(bucketJobs), []byte(id), &meta)
 		if err != nil {
@@ -60,14 +64,16 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
 		if !ok {
 			return store.ErrNotFound
 		}
-		_, err = getJSON(tx.Bucket(bucketCounts), []byte(id), &c)
-		return err
+		if _, err = getJSON(tx.Bucket(bucketCounts), []byte(id), &c); err != nil {
+			return err
+		}
+		return waiting(tx, &j)
 	})
 	if err != nil {
 		return store.Job{}, fmt.Errorf("bolt store: get job %q: %w", id, err)
 	}
-	j := store.Job{ID: id, Total: meta.Total, CreatedAt: meta.CreatedAt, Webhook: meta.Webhook,
-		SingleShot: meta.SingleShot, Processed: c.Summary.Total(), Summary: c.Summary}
+	j.Total, j.CreatedAt, j.Webhook, j.SingleShot = meta.Total, meta.CreatedAt, meta.Webhook, meta.SingleShot
+	j.Processed, j.Summary = c.Summary.Total(), c.Summary
 	if j.Status() == store.StatusCompleted {
 		at := c.LastAt
 		j.FinishedAt = &at
@@ -109,6 +115,11 @@ func (s *Store) PutResult(ctx context.Context, rec store.Record) (store.Record, 
 		created = true
 		if err := putJSON(results, key, rec); err != nil {
 			return err
+		}
+		if w := tx.Bucket(bucketWaiting).Bucket([]byte(rec.JobID)); w != nil {
+			if err := w.Delete(key); err != nil {
+				return err
+			}
 		}
 		if err := index(tx, rec); err != nil {
 			return err
@@ -185,4 +196,60 @@ func (s *Store) GetResult(ctx context.Context, jobID string, idx int) (store.Rec
 		return store.Record{}, fmt.Errorf("bolt store: get result %s#%d: %w", jobID, idx, err)
 	}
 	return rec, nil
+}
+
+// SetWaiting records that the addresses at waits' indices wait for a retry,
+// each until its Due. An index that has a result already is left alone: a
+// late duplicate delivery must not show a stored address as waiting. A
+// stored result clears its index's wait (PutResult).
+func (s *Store) SetWaiting(ctx context.Context, jobID string, waits []store.Wait) error {
+	if err := store.CheckWaits(jobID, waits); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		w, err := tx.Bucket(bucketWaiting).CreateBucketIfNotExists([]byte(jobID))
+		if err != nil {
+			return err
+		}
+		results := tx.Bucket(bucketResults).Bucket([]byte(jobID))
+		for _, wt := range waits {
+			key := u64(uint64(wt.Index))
+			if results != nil && results.Get(key) != nil {
+				continue
+			}
+			if err := w.Put(key, u64(uint64(wt.Due.UnixNano()))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bolt store: set waiting in %s: %w", jobID, err)
+	}
+	return nil
+}
+
+// waiting fills j's Waiting and NextRetryAt.
+func waiting(tx *bbolt.Tx, j *store.Job) error {
+	w := tx.Bucket(bucketWaiting).Bucket([]byte(j.ID))
+	if w == nil {
+		return nil
+	}
+	var next int64
+	err := w.ForEach(func(_, v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("waiting entry of %d bytes", len(v))
+		}
+		due := int64(binary.BigEndian.Uint64(v))
+		if j.Waiting == 0 || due < next {
+			next = due
+		}
+		j.Waiting++
+		return nil
+	})
+	if err == nil && j.Waiting > 0 {
+		at := time.Unix(0, next).UTC()
+		j.NextRetryAt = &at
+	}
+	return err
 }

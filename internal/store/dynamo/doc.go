@@ -16,7 +16,8 @@
 //	                                            result (JSON text), created_at, backend_name,
 //	                                            duration_ms, gsi1pk, gsi1sk, gsi2pk, gsi2sk
 //	shard     JOB#<id>           S#<%06d idx/1000>  done (number set of counted indices),
-//	                                            n_safe, n_risky, n_invalid, n_unknown, last_at
+//	                                            n_safe, n_risky, n_invalid, n_unknown, last_at,
+//	                                            w_<idx> (retry due, Unix ns, while idx waits)
 //	cache     CACHE#<key>        CACHE          value (JSON text), expires_at, expires_ns
 //	counter   CTR#<key>          CTR            n, expires_at, expires_ns
 //
@@ -46,8 +47,11 @@
 //     the stored result and counts it (its stored verdict, not the new one).
 //     A shard holds at most 1 000 indices, far below the 400 KB item limit.
 //   - Job status: GetItem job + Query pk = JOB#<id>, sk begins_with S#
-//     (counters only); processed = Σ n_*, finished_at = max(last_at) once
-//     processed = total.
+//     (the shards); processed = Σ n_*, finished_at = max(last_at) once
+//     processed = total; waiting_for_retry = the w_<idx> whose idx is not
+//     in done, next_retry_at their earliest.
+//   - Waiting for a retry: one UpdateItem SET w_<idx> per shard; counting
+//     an index removes its w_<idx> in the same update.
 //   - Results in input order: Query pk = JOB#<id>, sk begins_with R#; an
 //     offset is skipped with a keys-only Query.
 //   - Results by verdict since a time: Query gsi2, gsi2sk >= since.

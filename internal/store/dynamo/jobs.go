@@ -58,7 +58,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
 	if err != nil {
 		return store.Job{}, fmt.Errorf("dynamo: get job: %w", err)
 	}
-	last, err := s.sumShards(ctx, id, &j.Summary)
+	last, err := s.sumShards(ctx, &j)
 	if err != nil {
 		return store.Job{}, fmt.Errorf("dynamo: get job %q: %w", id, err)
 	}
@@ -69,19 +69,20 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
 	return j, nil
 }
 
-// sumShards adds a job's shard counters to sum and returns the latest last_at.
-func (s *Store) sumShards(ctx context.Context, id string, sum *store.Summary) (time.Time, error) {
-	keyCond := expression.Key("pk").Equal(expression.Value(jobPK(id))).
+// sumShards adds a job's shard counters to j's summary, its waiting
+// addresses to j, and returns the latest last_at. The shards are read whole:
+// their wait attributes have names of their own (waiting.go).
+func (s *Store) sumShards(ctx context.Context, j *store.Job) (time.Time, error) {
+	sum := &j.Summary
+	keyCond := expression.Key("pk").Equal(expression.Value(jobPK(j.ID))).
 		And(expression.Key("sk").BeginsWith("S#"))
-	proj := expression.NamesList(expression.Name("n_safe"), expression.Name("n_risky"),
-		expression.Name("n_invalid"), expression.Name("n_unknown"), expression.Name("last_at"))
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).WithProjection(proj).Build()
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
 	if err != nil {
 		return time.Time{}, err
 	}
 	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
 		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
+		KeyConditionExpression:   expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
 	var last time.Time
@@ -94,11 +95,19 @@ func (s *Store) sumShards(ctx context.Context, id string, sum *store.Summary) (t
 		if err := attributevalue.UnmarshalListOfMaps(page.Items, &shards); err != nil {
 			return time.Time{}, err
 		}
+		for _, item := range page.Items {
+			if err := addWaiting(j, item); err != nil {
+				return time.Time{}, err
+			}
+		}
 		for _, sh := range shards {
 			sum.Safe += sh.Safe
 			sum.Risky += sh.Risky
 			sum.Invalid += sh.Invalid
 			sum.Unknown += sh.Unknown
+			if sh.LastAt == "" {
+				continue // a shard with waits only
+			}
 			at, err := parseTime(sh.LastAt)
 			if err != nil {
 				return time.Time{}, err

@@ -96,7 +96,8 @@ func (s *Store) count(ctx context.Context, rec store.Record) error {
 	update := expression.
 		Add(expression.Name("done"), expression.Value(&types.AttributeValueMemberNS{Value: []string{idx.Value}})).
 		Add(expression.Name("n_"+rec.IsReachable), expression.Value(1)).
-		Set(expression.Name("last_at"), expression.Value(formatTime(s.now())))
+		Set(expression.Name("last_at"), expression.Value(formatTime(s.now()))).
+		Remove(expression.Name(waitAttr(rec.Index)))
 	cond := expression.Not(expression.Contains(expression.Name("done"), idx))
 	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
 	if err != nil {

@@ -31,6 +31,7 @@ type Store interface {
 	PutCache(ctx context.Context, key string, value json.RawMessage, expires time.Time) error
 	Incr(ctx context.Context, key string, expires time.Time) (int64, error)
 	IncrBy(ctx context.Context, key string, by int64, expires time.Time) (int64, error)
+	SetWaiting(ctx context.Context, jobID string, waits []store.Wait) error
 }
 
 // Opener returns a new, empty store; it registers its own cleanup on t.
@@ -56,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"IncrConcurrent", testIncrConcurrent},
 		{"IncrExpiredRestarts", testIncrExpired},
 		{"IncrBy", testIncrBy},
+		{"WaitingForRetry", testWaiting},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

@@ -1,0 +1,108 @@
+package worker
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/retry"
+	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/store"
+)
+
+// dueSlack is how early an item may arrive and still be checked: delays
+// are whole seconds, rounded up.
+const dueSlack = time.Second
+
+// decide asks the retry policy about an item whose check ended with hint,
+// given the item's state so far, and returns its next state when it is to
+// be checked again.
+func (w *Worker) decide(st *queue.RetryState, hint *engine.RetryHint) (*queue.RetryState, bool) {
+	now := w.cfg.Now()
+	d := w.cfg.Policy.Decide(historyOf(st), hint.Outcome(now))
+	if !d.Retry {
+		return nil, false
+	}
+	next := &queue.RetryState{Due: d.At.UTC(), Temporary: d.History.Temporary, Connection: d.History.Connection,
+		WaitedMs: d.History.Waited.Milliseconds()}
+	if !d.History.FirstTemporary.IsZero() {
+		t := d.History.FirstTemporary.UTC()
+		next.FirstTemporary = &t
+	}
+	if hint.Kind == retry.Connection {
+		next.AvoidProxy = hint.Proxy
+	}
+	return next, true
+}
+
+// historyOf is the policy's history kept in an item's state.
+func historyOf(st *queue.RetryState) retry.History {
+	if st == nil {
+		return retry.History{}
+	}
+	h := retry.History{Temporary: st.Temporary, Connection: st.Connection, Waited: time.Duration(st.WaitedMs) * time.Millisecond}
+	if st.FirstTemporary != nil {
+		h.FirstTemporary = *st.FirstTemporary
+	}
+	return h
+}
+
+// notDue marks the pending items that arrived before they are due (SQS
+// delays stop at 15 minutes): they are sent on unchecked, which is not an
+// attempt.
+func (j *job) notDue(outs []outcome) {
+	now := j.w.cfg.Now()
+	for i, it := range j.msg.Items {
+		if outs[i].state == pending && it.Retry != nil && it.Retry.Due.After(now.Add(dueSlack)) {
+			outs[i] = outcome{state: provisional, retry: it.Retry}
+		}
+	}
+}
+
+// byDue groups items by their due second, earliest first.
+func byDue(items []queue.Item) [][]queue.Item {
+	groups := map[int64][]queue.Item{}
+	for _, it := range items {
+		k := it.Retry.Due.Unix()
+		groups[k] = append(groups[k], it)
+	}
+	keys := make([]int64, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([][]queue.Item, len(keys))
+	for i, k := range keys {
+		out[i] = groups[k]
+	}
+	return out
+}
+
+// delayUntil is the delay of a message of items: until the last is due,
+// in whole seconds rounded up, within [MinDelay, MaxDelay].
+func (w *Worker) delayUntil(items []queue.Item) time.Duration {
+	due := items[0].Retry.Due
+	for _, it := range items[1:] {
+		if it.Retry.Due.After(due) {
+			due = it.Retry.Due
+		}
+	}
+	return max(queue.ClampDelay(due.Sub(w.cfg.Now())), MinDelay)
+}
+
+// recordWaits shows the items as waiting for a retry in the job's status,
+// when the store can. A failure costs only that information.
+func (w *Worker) recordWaits(ctx context.Context, jobID string, items []queue.Item) {
+	ws, ok := w.deps.Store.(WaitRecorder)
+	if !ok {
+		return
+	}
+	waits := make([]store.Wait, len(items))
+	for i, it := range items {
+		waits[i] = store.Wait{Index: it.Index, Due: it.Retry.Due}
+	}
+	if err := ws.SetWaiting(ctx, jobID, waits); err != nil {
+		w.deps.Logger.WarnContext(ctx, "Waiting addresses not recorded", "job_id", jobID, "items", len(items), "err", err)
+	}
+}
