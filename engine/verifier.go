@@ -123,6 +123,11 @@ type Config struct {
 	// DisablePipelining ignores servers' PIPELINING offers (RFC 2920),
 	// so every RCPT waits for its reply.
 	DisablePipelining bool
+
+	// ProxyFailed, when set, hears of every failed dial through Proxies
+	// and NamedProxies (metrics count them per proxy id). Proxies given
+	// in a request are not reported: their ids mean nothing to operators.
+	ProxyFailed dialer.FailureFunc
 }
 
 // Defaults of the batch settings in Config.
@@ -194,7 +199,7 @@ func New(cfg Config) (*Verifier, error) {
 		v.direct = dialer.Direct(cfg.Defaults.Timeout)
 	}
 	if len(cfg.Proxies) > 0 {
-		r, err := dialer.NewRotation(cfg.Proxies)
+		r, err := dialer.NewRotation(cfg.Proxies, dialer.WithFailureFunc(cfg.ProxyFailed))
 		if err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
@@ -205,7 +210,7 @@ func New(cfg Config) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("engine: proxy %q: %w", id, err)
 		}
-		v.named[id] = proxyDialer{proxy: p, d: d}
+		v.named[id] = proxyDialer{proxy: p, d: dialer.Observed(d, p, cfg.ProxyFailed)}
 	}
 	for prov, o := range cfg.Overrides {
 		if o.ProxyID != "" {

@@ -26,6 +26,8 @@ type Rotation struct {
 	next     atomic.Uint64
 	cooldown time.Duration
 	now      func() time.Time
+	// onFailure, when set, hears of each member's failed dials.
+	onFailure FailureFunc
 }
 
 type member struct {
@@ -67,7 +69,7 @@ func NewRotation(proxies []Proxy, opts ...RotationOption) (*Rotation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("proxy %d (%s): %w", i, p, err)
 		}
-		r.members[i] = member{proxy: p, dialer: d, downUntil: new(atomic.Int64)}
+		r.members[i] = member{proxy: p, dialer: Observed(d, p, r.onFailure), downUntil: new(atomic.Int64)}
 	}
 	return r, nil
 }

@@ -163,6 +163,7 @@ type Route struct {
 	Method    string
 	Path      string // API Gateway and net/http syntax: /v1/bulk/{job_id}
 	Auth      bool   // requires x-reacher-secret
+	Bearer    bool   // also accepts the secret as Authorization: Bearer (Prometheus scrapes)
 	Throttled bool   // counts against the rate limits
 	LocalOnly bool   // served by `mailprobe serve` only, not declared in the SAM template
 }
@@ -180,7 +181,7 @@ func Routes() []Route {
 		{Method: http.MethodGet, Path: "/healthz"},
 		{Method: http.MethodGet, Path: "/version", Auth: true},
 		{Method: http.MethodGet, Path: "/openapi.json", Auth: true},
-		{Method: http.MethodGet, Path: "/metrics", Auth: true, LocalOnly: true},
+		{Method: http.MethodGet, Path: "/metrics", Auth: true, Bearer: true, LocalOnly: true},
 	}
 }
 

@@ -163,6 +163,27 @@ func TestMetaRoutes(t *testing.T) {
 			t.Fatalf("got %d", r.status)
 		}
 	})
+	// Prometheus sends the secret as a bearer token; only /metrics takes
+	// it, and only the right one.
+	bearer := []struct {
+		name, path, auth string
+		want             int
+	}{
+		{"bearer token", "/metrics", "Bearer " + testSecret, 200},
+		{"scheme in any case", "/metrics", "bearer " + testSecret, 200},
+		{"wrong token", "/metrics", "Bearer not-the-secret", 401},
+		{"basic scheme", "/metrics", "Basic " + testSecret, 401},
+		{"bare secret", "/metrics", testSecret, 401},
+		{"other routes keep x-reacher-secret", "/version", "Bearer " + testSecret, 401},
+	}
+	for _, tt := range bearer {
+		t.Run(tt.name, func(t *testing.T) {
+			r := hs.do(t, "GET", tt.path, "", map[string]string{"x-reacher-secret": "", "Authorization": tt.auth})
+			if r.status != tt.want {
+				t.Fatalf("got %d, want %d", r.status, tt.want)
+			}
+		})
+	}
 }
 
 func TestRequestID(t *testing.T) {

@@ -13,7 +13,8 @@
 //	GET  /healthz, /version, /openapi.json       operations
 //	GET  /metrics                                Prometheus text, local mode only
 //
-// Authentication: every route but /healthz requires x-reacher-secret,
+// Authentication: every route but /healthz requires x-reacher-secret
+// (/metrics also takes it as "Authorization: Bearer", for Prometheus),
 // compared in constant time; 401 JSON when it is missing or wrong (Reacher
 // answers 400 plain text, and forgets the bulk reads).
 //

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/throttle"
@@ -57,7 +58,7 @@ func (s *server) route(pattern string, rt Route, h http.HandlerFunc) http.Handle
 		if rw, ok := w.(*respWriter); ok {
 			rw.route = pattern
 		}
-		if rt.Auth && !s.authorized(w, r) {
+		if rt.Auth && !s.authorized(w, r, rt.Bearer) {
 			return
 		}
 		if rt.Throttled && !s.allowed(w, r) {
@@ -88,11 +89,18 @@ func newAuthenticator(secret string, open bool) authenticator {
 // headerSecret is Reacher's authentication header.
 const headerSecret = "X-Reacher-Secret"
 
-func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
+// authorized checks x-reacher-secret or, where bearer allows it, the
+// secret as an RFC 6750 bearer token (Authorization: Bearer <secret>),
+// which Prometheus's scrape configuration can send and a custom header it
+// cannot.
+func (s *server) authorized(w http.ResponseWriter, r *http.Request, bearer bool) bool {
 	if s.auth.open {
 		return true
 	}
 	got := r.Header.Get(headerSecret)
+	if got == "" && bearer {
+		got = bearerToken(r)
+	}
 	if got == "" {
 		w.Header().Set("WWW-Authenticate", `x-reacher-secret realm="mailprobe"`)
 		s.writeError(w, http.StatusUnauthorized, "Missing x-reacher-secret header.")
@@ -105,6 +113,16 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header; the scheme is case-insensitive (RFC 7235 §2.1).
+func bearerToken(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // allowed applies the rate limits. A failing counter (DynamoDB down) lets

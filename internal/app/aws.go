@@ -123,7 +123,11 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	if ac.Open {
 		p.logger.Warn("NO SECRET CONFIGURED: the API is open (MAILPROBE_ALLOW_OPEN=true)")
 	}
-	v, err := p.verifier()
+	// Inline checks and engine events are counted as EMF lines on
+	// stdout, as the worker's are: a registry would be read by nobody in
+	// Lambda.
+	emf := metrics.NewEMFObserver(stdout, p.cfg.BackendName, p.logger)
+	v, err := p.verifier(emf)
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +135,9 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	// Inline checks are counted as EMF lines on stdout, as the worker's
-	// are: a registry would be read by nobody in Lambda.
 	h := api.New(ac, api.Deps{
 		Checker: v, Jobs: p.store, Queue: p.queue, Cache: p.store, Counter: p.store,
-		Metrics: InlineMetrics(p.cfg, p.logger, nil, stdout), Logger: p.logger, Doctor: doc,
+		Metrics: InlineMetrics(p.cfg, p.logger, emf), Logger: p.logger, Doctor: doc,
 	})
 	return api.LambdaHandler(h), nil
 }
@@ -146,7 +148,10 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 	if err != nil {
 		return nil, err
 	}
-	v, err := p.verifier()
+	// One EMF line per final result, failure and engine event on stdout;
+	// a registry would be read by nobody in Lambda.
+	emf := metrics.NewEMFObserver(os.Stdout, p.cfg.BackendName, p.logger)
+	v, err := p.verifier(emf)
 	if err != nil {
 		return nil, err
 	}
@@ -156,21 +161,19 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 	// sqs:ChangeMessageVisibility on the queue).
 	w := worker.New(WorkerConfig(p.cfg), worker.Deps{
 		Verifier: v, Store: p.store, Queue: p.queue, Webhook: NewWebhook(p.cfg),
-		// One EMF line per final result on stdout; a registry would be read
-		// by nobody in Lambda.
-		Observer: metrics.NewEMFObserver(os.Stdout, p.logger), Logger: p.logger, Visibility: p.sqs,
+		Observer: emf, Metrics: emf, Logger: p.logger, Visibility: p.sqs,
 	})
 	return w.HandleSQS, nil
 }
 
 // verifier builds the engine with the politeness limiter shared by every
-// instance through the table's counters.
-func (p awsParts) verifier() (*engine.Verifier, error) {
+// instance through the table's counters, reporting its events to ev.
+func (p awsParts) verifier(ev metrics.Events) (*engine.Verifier, error) {
 	lim, err := SharedLimiter(p.cfg, p.store)
 	if err != nil {
 		return nil, err
 	}
-	return NewVerifier(p.cfg, lim)
+	return NewVerifier(p.cfg, lim, ev)
 }
 
 // getenv reads key from environ (KEY=VALUE pairs, as os.Environ returns

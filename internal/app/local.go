@@ -15,7 +15,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/config"
-	"github.com/mailprobe/mailprobe/internal/metrics"
+	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/queue/local"
 	"github.com/mailprobe/mailprobe/internal/store/bolt"
 	"github.com/mailprobe/mailprobe/internal/worker"
@@ -78,7 +78,13 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 		st.Close()
 		return nil, err
 	}
-	v, err := NewVerifier(cfg, LocalLimiter(cfg))
+	m := prom.New(prom.Options{Backend: cfg.BackendName, Proxies: ProxyIDs(cfg)})
+	if err := m.WatchQueue(queueSampler{q}); err != nil {
+		st.Close()
+		q.Close()
+		return nil, err
+	}
+	v, err := NewVerifier(cfg, LocalLimiter(cfg), m)
 	if err != nil {
 		st.Close()
 		q.Close()
@@ -94,10 +100,9 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 	if open {
 		logger.Warn("NO SECRET CONFIGURED: the API is open to anyone who can reach it; set RCH__HEADER_SECRET or header_secret")
 	}
-	m := metrics.New()
 	l := &Local{cfg: cfg, logger: logger, store: st, queue: q}
 	l.api = api.New(APIConfig(cfg, open, true), api.Deps{
-		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: InlineMetrics(cfg, logger, m, nil), MetricsHandler: m, Logger: logger,
+		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: InlineMetrics(cfg, logger, m), MetricsHandler: m, Logger: logger,
 		Doctor: doc,
 	})
 	l.worker = worker.New(WorkerConfig(cfg), worker.Deps{

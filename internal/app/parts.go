@@ -70,17 +70,13 @@ func NewWebhook(cfg config.Config) *webhook.Client {
 }
 
 // InlineMetrics observes the checks the API answers inline (the worker
-// observes the rest): into reg when it is non-nil (local serve, read on
-// /metrics), as EMF lines on emf when it is non-nil (Lambda's stdout, which
-// CloudWatch turns into metrics), and always with the guide's
-// "Verification completed" log line.
-func InlineMetrics(cfg config.Config, logger *slog.Logger, reg *metrics.Registry, emf io.Writer) metrics.Observers {
+// observes the rest): into m (the Prometheus registry in local serve, the
+// EMF observer on Lambda, whose stdout CloudWatch turns into metrics), and
+// always with the guide's "Verification completed" log line.
+func InlineMetrics(cfg config.Config, logger *slog.Logger, m metrics.Observer) metrics.Observers {
 	var obs metrics.Observers
-	if reg != nil {
-		obs = append(obs, reg)
-	}
-	if emf != nil {
-		obs = append(obs, metrics.NewEMFObserver(emf, logger))
+	if m != nil {
+		obs = append(obs, m)
 	}
 	return append(obs, metrics.CompletionLog{Logger: logger, LogEmails: cfg.LogEmails, BackendName: cfg.BackendName})
 }

@@ -6,7 +6,9 @@ package app
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
@@ -15,14 +17,17 @@ import (
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/politeness"
 )
 
 // NewVerifier builds the engine from the configuration: the resolver, the
 // proxy rotation (the [proxy] section first, then MAILPROBE_PROXIES), the
 // named proxies of [overrides.proxies], the provider overrides and the
-// per-MX politeness limiter (LocalLimiter or SharedLimiter).
-func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, error) {
+// per-MX politeness limiter (LocalLimiter or SharedLimiter). When ev is
+// non-nil it hears of failed proxy dials and of each session's politeness
+// wait (metrics).
+func NewVerifier(cfg config.Config, limiter engine.Limiter, ev metrics.Events) (*engine.Verifier, error) {
 	if config.IsSecretRef(cfg.ProbeSecret.Reveal()) {
 		return nil, ErrProbeSecretRef
 	}
@@ -41,7 +46,7 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 			FromEmail: cfg.FromEmail, HelloName: cfg.HelloName, Port: cfg.SMTPPort,
 			Timeout: cfg.SMTPTimeout, Retries: cfg.Retries,
 		},
-		Limiter: limiter,
+		Limiter: observeLimiter(limiter, ev),
 		// Asked only for requests with check_gravatar, as in Reacher.
 		Gravatar:                misc.NewGravatar(&http.Client{Timeout: 5 * time.Second}, cfg.GravatarURL),
 		MaxRecipientsPerSession: cfg.Worker.RecipientsPerSession,
@@ -49,6 +54,9 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter) (*engine.Verifier, e
 		Overrides:               map[engine.Provider]engine.Override{},
 	}
 	ec.Proxies, ec.NamedProxies = proxies(cfg)
+	if ev != nil {
+		ec.ProxyFailed = ev.ProxyFailed
+	}
 	for prov, o := range cfg.Overrides.Providers {
 		m, err := engine.ParseMethod(string(o.Type))
 		if err != nil {
@@ -110,6 +118,20 @@ func proxies(cfg config.Config) (rotation []dialer.Proxy, named map[string]diale
 		named[id] = proxyOf(id, p)
 	}
 	return rotation, named
+}
+
+// ProxyIDs lists the ids of every configured proxy, sorted: the proxy
+// label values of the proxy failure metrics.
+func ProxyIDs(cfg config.Config) []string {
+	rotation, named := proxies(cfg)
+	ids := slices.Collect(maps.Keys(named))
+	for _, p := range rotation {
+		if _, ok := named[p.ID]; !ok {
+			ids = append(ids, p.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func proxyOf(id string, p config.Proxy) dialer.Proxy {

@@ -44,7 +44,7 @@ func TestNewVerifierOverrideRetries(t *testing.T) {
 			}
 			cfg.DNS = []string{dns.Addr}
 			cfg.AllowPrivateMX = true
-			v, err := app.NewVerifier(cfg, nil)
+			v, err := app.NewVerifier(cfg, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

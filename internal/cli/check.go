@@ -54,7 +54,7 @@ func runCheck(ctx context.Context, args []string, env Env) int {
 	if cfg.Proxy == nil && len(cfg.ProxyPool) == 0 && !cfg.AllowDirect {
 		fmt.Fprintln(env.Stderr, "mailprobe check: no --proxy and no --allow-direct: SMTP is not attempted; syntax and MX are still reported")
 	}
-	v, err := app.NewVerifier(cfg, app.LocalLimiter(cfg))
+	v, err := app.NewVerifier(cfg, app.LocalLimiter(cfg), nil)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
 		return 2

@@ -19,41 +19,93 @@ const unnamedBackend = "unnamed"
 // EMF writes one CloudWatch Embedded Metric Format line (JSON followed by a
 // newline) for one verification. Lambda ships stdout to CloudWatch Logs,
 // which extracts the metrics itself: no SDK call, no latency, no IAM
-// permission in the hot path.
+// permission in the hot path. The duration is a raw value: CloudWatch
+// computes percentiles (p95) from the values themselves.
 //
 // The line is written with a single Write call, so lines from concurrent
 // goroutines never interleave on an *os.File (its writes are serialized);
 // other writers must be guarded by the caller.
 func EMF(w io.Writer, now time.Time, res engine.Result, d time.Duration) error {
-	backend := res.Debug.BackendName
-	if backend == "" {
-		backend = unnamedBackend
-	}
 	errs := 0
 	if HasError(res) {
 		errs = 1
 	}
-	line := emfLine{
-		AWS: emfMeta{
-			Timestamp: now.UnixMilli(),
-			CloudWatchMetrics: []emfDirective{{
-				Namespace:  Namespace,
-				Dimensions: [][]string{{"backend"}, {"backend", "result"}},
-				Metrics: []emfMetric{
-					{Name: NameVerifications, Unit: "Count"},
-					{Name: NameByResult, Unit: "Count"},
-					{Name: NameDuration, Unit: "Seconds"},
-					{Name: NameErrors, Unit: "Count"},
-				},
-			}},
-		},
-		Backend:       backend,
-		Result:        string(verdictOf(res)),
+	return writeEMF(w, emfLine{
+		AWS: meta(now, [][]string{{"backend"}, {"backend", "result"}},
+			emfMetric{NameVerifications, "Count"}, emfMetric{NameByResult, "Count"},
+			emfMetric{NameDuration, "Seconds"}, emfMetric{NameErrors, "Count"}),
+		Backend:       backendOr(res.Debug.BackendName, ""),
+		Result:        string(Verdict(res)),
 		Verifications: 1,
 		ByResult:      1,
 		Duration:      d.Seconds(),
 		Errors:        errs,
+	})
+}
+
+// EMFError writes the EMF line of one failure outside a verification: the
+// same reacher_errors_total metric, by backend.
+func EMFError(w io.Writer, now time.Time, backend string) error {
+	return writeEMF(w, errorLine{
+		AWS:     meta(now, [][]string{{"backend"}}, emfMetric{NameErrors, "Count"}),
+		Backend: backendOr(backend, ""),
+		Errors:  1,
+	})
+}
+
+// EMFProxyFailure writes the EMF line of one failed dial through the
+// proxy with id proxyID. The kind is a property, not a dimension: a
+// dimension would multiply the custom metrics CloudWatch bills.
+func EMFProxyFailure(w io.Writer, now time.Time, backend, proxyID, kind string) error {
+	if proxyID == "" {
+		proxyID = unnamedProxy
 	}
+	return writeEMF(w, proxyFailureLine{
+		AWS:      meta(now, [][]string{{"backend", "proxy"}}, emfMetric{NameProxyFailures, "Count"}),
+		Backend:  backendOr(backend, ""),
+		Proxy:    proxyID,
+		Kind:     kind,
+		Failures: 1,
+	})
+}
+
+// EMFPolitenessWait writes the EMF line of one SMTP session that waited d
+// (possibly zero) for the politeness limits of mxHost. The MX host is a
+// property, not a dimension: one custom metric per MX host would cost more
+// than the probes; CloudWatch Logs Insights groups by it instead.
+func EMFPolitenessWait(w io.Writer, now time.Time, backend, mxHost string, d time.Duration) error {
+	return writeEMF(w, politenessLine{
+		AWS:     meta(now, [][]string{{"backend"}}, emfMetric{NamePolitenessWait, "Seconds"}),
+		Backend: backendOr(backend, ""),
+		MX:      mxHost,
+		Wait:    d.Seconds(),
+	})
+}
+
+// unnamedProxy stands in for a proxy without an id, for the same reason.
+const unnamedProxy = "unnamed"
+
+// backendOr returns backend, else fallback, else unnamedBackend.
+func backendOr(backend, fallback string) string {
+	switch {
+	case backend != "":
+		return backend
+	case fallback != "":
+		return fallback
+	}
+	return unnamedBackend
+}
+
+func meta(now time.Time, dims [][]string, ms ...emfMetric) emfMeta {
+	return emfMeta{
+		Timestamp: now.UnixMilli(),
+		CloudWatchMetrics: []emfDirective{{
+			Namespace: Namespace, Dimensions: dims, Metrics: ms,
+		}},
+	}
+}
+
+func writeEMF(w io.Writer, line any) error {
 	b, err := json.Marshal(line)
 	if err != nil {
 		return fmt.Errorf("metrics: encode EMF line: %w", err)
@@ -75,6 +127,27 @@ type emfLine struct {
 	ByResult      int     `json:"reacher_verifications_by_result"`
 	Duration      float64 `json:"reacher_verification_duration_seconds"`
 	Errors        int     `json:"reacher_errors_total"`
+}
+
+type errorLine struct {
+	AWS     emfMeta `json:"_aws"`
+	Backend string  `json:"backend"`
+	Errors  int     `json:"reacher_errors_total"`
+}
+
+type proxyFailureLine struct {
+	AWS      emfMeta `json:"_aws"`
+	Backend  string  `json:"backend"`
+	Proxy    string  `json:"proxy"`
+	Kind     string  `json:"kind"`
+	Failures int     `json:"reacher_proxy_failures_total"`
+}
+
+type politenessLine struct {
+	AWS     emfMeta `json:"_aws"`
+	Backend string  `json:"backend"`
+	MX      string  `json:"mx"`
+	Wait    float64 `json:"reacher_politeness_wait_seconds"`
 }
 
 type emfMeta struct {

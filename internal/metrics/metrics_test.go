@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"math"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/dialer"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -28,138 +25,38 @@ func result(backend string, verdict engine.Reachability, failed bool) engine.Res
 	return r
 }
 
-func scrape(t *testing.T, r *Registry) string {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if got := rec.Header().Get("Content-Type"); got != ContentType {
-		t.Errorf("Content-Type = %q, want %q", got, ContentType)
-	}
-	return rec.Body.String()
-}
-
-func TestPrometheusText(t *testing.T) {
-	r := New()
-	r.Observe(result("eu-1", engine.Safe, false), 1*time.Second)
-	r.Observe(result("eu-1", engine.Invalid, false), 2*time.Second)
-	r.Observe(result("us-1", engine.Unknown, true), 4*time.Second)
-	r.Observe(result("eu-1", engine.Safe, false), 500*time.Millisecond)
-	r.IncErrors()
-	want := `# HELP reacher_verifications_total Verifications completed, by backend.
-# TYPE reacher_verifications_total counter
-reacher_verifications_total{backend="eu-1"} 3
-reacher_verifications_total{backend="us-1"} 1
-# HELP reacher_verifications_by_result Verifications completed, by verdict (is_reachable).
-# TYPE reacher_verifications_by_result counter
-reacher_verifications_by_result{result="safe"} 2
-reacher_verifications_by_result{result="risky"} 0
-reacher_verifications_by_result{result="invalid"} 1
-reacher_verifications_by_result{result="unknown"} 1
-# HELP reacher_errors_total Verifications that ended with an error object, and processing failures.
-# TYPE reacher_errors_total counter
-reacher_errors_total 2
-# HELP reacher_verification_duration_seconds Duration of verifications in seconds, over a sliding window of recent ones.
-# TYPE reacher_verification_duration_seconds summary
-reacher_verification_duration_seconds{quantile="0.5"} 1
-reacher_verification_duration_seconds{quantile="0.95"} 4
-reacher_verification_duration_seconds_sum 7.5
-reacher_verification_duration_seconds_count 4
-`
-	if got := scrape(t, r); got != want {
-		t.Errorf("exposition\n got:\n%s\nwant:\n%s", got, want)
-	}
-}
-
-func TestPrometheusEmpty(t *testing.T) {
-	got := scrape(t, New())
-	for _, line := range []string{
-		`reacher_verification_duration_seconds{quantile="0.5"} NaN`,
-		`reacher_verification_duration_seconds_count 0`,
-		`reacher_verifications_by_result{result="unknown"} 0`,
-		`reacher_errors_total 0`,
-	} {
-		if !strings.Contains(got, line+"\n") {
-			t.Errorf("missing line %q in:\n%s", line, got)
-		}
-	}
-}
-
-func TestLabelEscaping(t *testing.T) {
-	r := New()
-	r.Observe(result("a\"b\\c\nd", engine.Safe, false), time.Second)
-	want := `reacher_verifications_total{backend="a\"b\\c\nd"} 1` + "\n"
-	if got := scrape(t, r); !strings.Contains(got, want) {
-		t.Errorf("escaped label %q not in:\n%s", want, got)
-	}
-}
-
-func TestQuantile(t *testing.T) {
+func TestProxyFailureKind(t *testing.T) {
 	tests := []struct {
-		name   string
-		values []float64
-		q      float64
-		want   float64
+		err      dialer.ProxyError
+		wantKind string
+		wantOK   bool
 	}{
-		{"empty", nil, 0.5, math.NaN()},
-		{"one", []float64{3}, 0.95, 3},
-		{"median of four", []float64{1, 2, 3, 4}, 0.5, 2},
-		{"p95 of 100", seq(100), 0.95, 95},
-		{"p50 of 100", seq(100), 0.5, 50},
-		{"p95 of 20", seq(20), 0.95, 19},
+		{dialer.ProxyError{Kind: dialer.ProxyUnreachable, Stage: dialer.StageDial}, "unreachable", true},
+		{dialer.ProxyError{Kind: dialer.ProxyAuth, Stage: dialer.StageAuth, Reply: 1}, "auth", true},
+		{dialer.ProxyError{Kind: dialer.ProxyProtocol, Stage: dialer.StageGreeting}, "protocol", true},
+		{dialer.ProxyError{Kind: dialer.Timeout, Stage: dialer.StageGreeting}, "timeout", true},
+		// The target's faults, reported through the proxy.
+		{dialer.ProxyError{Kind: dialer.Timeout, Stage: dialer.StageConnect}, "", false},
+		{dialer.ProxyError{Kind: dialer.TargetRefused, Stage: dialer.StageConnect, Reply: 5}, "", false},
+		{dialer.ProxyError{Kind: dialer.TargetUnreachable, Stage: dialer.StageConnect, Reply: 4}, "", false},
+		{dialer.ProxyError{Kind: dialer.Canceled, Stage: dialer.StageDial}, "", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := quantile(tt.values, tt.q)
-			if got != tt.want && !(math.IsNaN(got) && math.IsNaN(tt.want)) {
-				t.Errorf("quantile(%v) = %v, want %v", tt.q, got, tt.want)
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			kind, ok := ProxyFailureKind(&tt.err)
+			if kind != tt.wantKind || ok != tt.wantOK {
+				t.Errorf("ProxyFailureKind = %q, %v; want %q, %v", kind, ok, tt.wantKind, tt.wantOK)
+			}
+			if ok && !slices.Contains(ProxyFailureKinds[:], kind) {
+				t.Errorf("kind %q missing from ProxyFailureKinds", kind)
 			}
 		})
 	}
 }
 
-func seq(n int) []float64 {
-	s := make([]float64, n)
-	for i := range s {
-		s[i] = float64(i + 1)
-	}
-	return s
-}
-
-// TestWindowSlides checks that old durations leave the quantiles while the
-// sum and count keep the whole history.
-func TestWindowSlides(t *testing.T) {
-	r := New()
-	for range windowSize {
-		r.Observe(result("b", engine.Safe, false), 10*time.Second)
-	}
-	for range windowSize {
-		r.Observe(result("b", engine.Safe, false), time.Second)
-	}
-	s := r.snapshot()
-	if s.quantiles[1] != 1 {
-		t.Errorf("p95 = %v after the window filled with 1s, want 1", s.quantiles[1])
-	}
-	if s.count != 2*windowSize || s.sum != 11*windowSize {
-		t.Errorf("count, sum = %d, %v; want %d, %d", s.count, s.sum, 2*windowSize, 11*windowSize)
-	}
-}
-
-func TestConcurrentUse(t *testing.T) {
-	r := New()
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := range 500 {
-				r.Observe(result("b", verdicts[(g+i)%len(verdicts)], i%10 == 0), time.Duration(i)*time.Millisecond)
-				if i%100 == 0 {
-					scrape(t, r)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got := scrape(t, r); !strings.Contains(got, `reacher_verifications_total{backend="b"} 4000`) {
-		t.Errorf("total not 4000:\n%s", got)
+func TestDurationBucketsAscend(t *testing.T) {
+	if !slices.IsSorted(DurationBuckets) || DurationBuckets[0] > 0.05 || DurationBuckets[len(DurationBuckets)-1] < 60 {
+		t.Errorf("buckets %v: want ascending, from tens of milliseconds to a minute", DurationBuckets)
 	}
 }
 
@@ -198,6 +95,20 @@ func TestEMFGolden(t *testing.T) {
 			}
 		})
 	}
+	events := []func() error{
+		func() error { return EMFError(&buf, now, "backend-dev") },
+		func() error { return EMFProxyFailure(&buf, now, "backend-dev", "pool-1", "unreachable") },
+		func() error { return EMFProxyFailure(&buf, now, "", "", "auth") },
+		func() error {
+			return EMFPolitenessWait(&buf, now, "backend-dev", "mx.example.com.", 1500*time.Millisecond)
+		},
+	}
+	for _, ev := range events {
+		if err := ev(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkEMFLines(t, buf.Bytes())
 	golden := filepath.Join("testdata", "emf.golden")
 	if *update {
 		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
@@ -213,15 +124,6 @@ func TestEMFGolden(t *testing.T) {
 	}
 }
 
-func BenchmarkObserve(b *testing.B) {
-	r := New()
-	res := result("b", engine.Safe, false)
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		r.Observe(res, time.Duration(i))
-	}
-}
-
 func BenchmarkEMF(b *testing.B) {
 	res := result("b", engine.Safe, false)
 	now := time.Now()
@@ -231,6 +133,42 @@ func BenchmarkEMF(b *testing.B) {
 		buf.Reset()
 		if err := EMF(&buf, now, res, time.Second); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// checkEMFLines checks what CloudWatch requires of every line: the _aws
+// metadata, each declared metric present as a number, each dimension
+// present as a non-empty string, at most 30 dimensions per set.
+func checkEMFLines(t *testing.T, text []byte) {
+	t.Helper()
+	for _, line := range bytes.Split(bytes.TrimSuffix(text, []byte("\n")), []byte("\n")) {
+		var doc map[string]any
+		if err := json.Unmarshal(line, &doc); err != nil {
+			t.Fatalf("line %s: %v", line, err)
+		}
+		var meta struct {
+			AWS emfMeta `json:"_aws"`
+		}
+		if err := json.Unmarshal(line, &meta); err != nil || meta.AWS.Timestamp == 0 {
+			t.Fatalf("line %s: no _aws metadata (%v)", line, err)
+		}
+		for _, d := range meta.AWS.CloudWatchMetrics {
+			if d.Namespace != Namespace {
+				t.Errorf("namespace %q", d.Namespace)
+			}
+			for _, m := range d.Metrics {
+				if _, ok := doc[m.Name].(float64); !ok {
+					t.Errorf("line %s: metric %s has no numeric value", line, m.Name)
+				}
+			}
+			for _, set := range d.Dimensions {
+				for _, dim := range set {
+					if v, ok := doc[dim].(string); !ok || v == "" {
+						t.Errorf("line %s: dimension %s missing or empty", line, dim)
+					}
+				}
+			}
 		}
 	}
 }

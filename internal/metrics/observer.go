@@ -11,49 +11,64 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/dialer"
 )
 
-// Observer records one finished verification. *Registry, *EMFObserver,
-// CompletionLog and Observers implement it.
-type Observer interface {
-	Observe(res engine.Result, d time.Duration)
-}
-
-// Observers passes each observation to every observer, in order.
-type Observers []Observer
-
-// Observe calls Observe on each observer.
-func (obs Observers) Observe(res engine.Result, d time.Duration) {
-	for _, o := range obs {
-		o.Observe(res, d)
-	}
-}
-
-// EMFObserver writes one CloudWatch EMF line per observed verification,
-// for processes whose stdout CloudWatch reads (the Lambda functions). It is
-// safe for concurrent use: a mutex keeps each line whole whatever the
-// writer.
+// EMFObserver writes one CloudWatch EMF line per observed verification
+// and per event, for processes whose stdout CloudWatch reads (the Lambda
+// functions). It implements Observer and Events. It is safe for concurrent
+// use: a mutex keeps each line whole whatever the writer.
 type EMFObserver struct {
-	mu  sync.Mutex
-	out io.Writer
-	log *slog.Logger
-	now func() time.Time
+	mu      sync.Mutex
+	out     io.Writer
+	backend string
+	log     *slog.Logger
+	now     func() time.Time
 }
 
-// NewEMFObserver returns an observer writing to out. A failed write is
-// logged on logger (nil discards it) and otherwise ignored: counting a
-// verification must never fail it.
-func NewEMFObserver(out io.Writer, logger *slog.Logger) *EMFObserver {
+// NewEMFObserver returns an observer writing to out; backend names the
+// events that carry no result of their own. A failed write is logged on
+// logger (nil discards it) and otherwise ignored: counting a verification
+// must never fail it.
+func NewEMFObserver(out io.Writer, backend string, logger *slog.Logger) *EMFObserver {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &EMFObserver{out: out, log: logger, now: time.Now}
+	return &EMFObserver{out: out, backend: backend, log: logger, now: time.Now}
 }
 
 // Observe writes the EMF line of one verification that took d.
 func (o *EMFObserver) Observe(res engine.Result, d time.Duration) {
+	if res.Debug.BackendName == "" {
+		res.Debug.BackendName = o.backend
+	}
+	o.write(func(w io.Writer, now time.Time) error { return EMF(w, now, res, d) })
+}
+
+// IncErrors writes the EMF line of one failure outside a verification.
+func (o *EMFObserver) IncErrors() {
+	o.write(func(w io.Writer, now time.Time) error { return EMFError(w, now, o.backend) })
+}
+
+// ProxyFailed writes an EMF line when the proxy was at fault (see
+// ProxyFailureKind).
+func (o *EMFObserver) ProxyFailed(p dialer.Proxy, err *dialer.ProxyError) {
+	kind, ok := ProxyFailureKind(err)
+	if !ok {
+		return
+	}
+	o.write(func(w io.Writer, now time.Time) error { return EMFProxyFailure(w, now, o.backend, p.ID, kind) })
+}
+
+// PolitenessWaited writes the EMF line of one SMTP session's wait, zero
+// included: the sample count is then the number of sessions per MX host.
+func (o *EMFObserver) PolitenessWaited(mxHost string, d time.Duration) {
+	o.write(func(w io.Writer, now time.Time) error { return EMFPolitenessWait(w, now, o.backend, mxHost, d) })
+}
+
+func (o *EMFObserver) write(line func(io.Writer, time.Time) error) {
 	o.mu.Lock()
-	err := EMF(o.out, o.now(), res, d)
+	err := line(o.out, o.now())
 	o.mu.Unlock()
 	if err != nil {
 		o.log.Warn("EMF line not written", "err", err)
@@ -86,7 +101,7 @@ func (c CompletionLog) Observe(res engine.Result, d time.Duration) {
 	// The API calls Observe after the check, with no context at hand; the
 	// line carries everything it needs.
 	c.Logger.LogAttrs(context.Background(), slog.LevelInfo, "Verification completed", email,
-		slog.String("result", string(verdictOf(res))),
+		slog.String("result", string(Verdict(res))),
 		slog.Int64("duration_ms", d.Milliseconds()),
 		slog.String("backend", backend))
 }

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/dialer"
 )
 
 // emfFields are the members of an EMF line the tests read.
@@ -45,14 +47,14 @@ func parseEMF(t *testing.T, text string) []emfFields {
 // detector and the line count show that the observer serializes writes.
 func TestEMFObserverConcurrent(t *testing.T) {
 	var buf bytes.Buffer
-	o := NewEMFObserver(&buf, nil)
+	o := NewEMFObserver(&buf, "api", nil)
 	at := time.Date(2025, 7, 26, 16, 14, 4, 0, time.UTC)
 	o.now = func() time.Time { return at }
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 100 {
-				o.Observe(result("api", verdicts[(g+i)%len(verdicts)], i%10 == 0), 1500*time.Millisecond)
+				o.Observe(result("api", Verdicts[(g+i)%len(Verdicts)], i%10 == 0), 1500*time.Millisecond)
 			}
 		})
 	}
@@ -79,12 +81,12 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout c
 
 func TestEMFObserverWriteFailureIsLogged(t *testing.T) {
 	var logs bytes.Buffer
-	o := NewEMFObserver(failingWriter{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	o := NewEMFObserver(failingWriter{}, "api", slog.New(slog.NewJSONHandler(&logs, nil)))
 	o.Observe(result("api", engine.Safe, false), time.Second)
 	if !strings.Contains(logs.String(), "EMF line not written") || !strings.Contains(logs.String(), "stdout closed") {
 		t.Errorf("write failure not logged: %s", logs.String())
 	}
-	NewEMFObserver(failingWriter{}, nil).Observe(result("api", engine.Safe, false), time.Second) // no logger: no panic
+	NewEMFObserver(failingWriter{}, "", nil).Observe(result("api", engine.Safe, false), time.Second) // no logger: no panic
 }
 
 func TestCompletionLog(t *testing.T) {
@@ -136,19 +138,48 @@ func TestCompletionLog(t *testing.T) {
 
 func TestObserversFanOut(t *testing.T) {
 	var emf, logs bytes.Buffer
-	reg := New()
-	obs := Observers{reg, NewEMFObserver(&emf, nil), CompletionLog{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}}
+	obs := Observers{NewEMFObserver(&emf, "b", nil), CompletionLog{Logger: slog.New(slog.NewJSONHandler(&logs, nil))}}
 	obs.Observe(result("b", engine.Safe, false), time.Second)
 	obs.Observe(result("b", engine.Unknown, true), time.Second)
-	if got := scrape(t, reg); !strings.Contains(got, `reacher_verifications_total{backend="b"} 2`) {
-		t.Errorf("registry not counted:\n%s", got)
-	}
 	if n := len(parseEMF(t, emf.String())); n != 2 {
 		t.Errorf("%d EMF lines, want 2", n)
 	}
 	if n := strings.Count(logs.String(), "Verification completed"); n != 2 {
 		t.Errorf("%d log lines, want 2", n)
 	}
+}
+
+// TestEMFObserverEvents checks the lines of the events: a proxy failure
+// only when the proxy was at fault, every politeness wait, every error,
+// each with the observer's backend.
+func TestEMFObserverEvents(t *testing.T) {
+	var buf bytes.Buffer
+	o := NewEMFObserver(&buf, "eu-1", nil)
+	p := dialer.Proxy{ID: "pool-0", Host: "127.0.0.1", Port: 1080}
+	o.ProxyFailed(p, &dialer.ProxyError{Kind: dialer.ProxyUnreachable, Stage: dialer.StageDial})
+	o.ProxyFailed(p, &dialer.ProxyError{Kind: dialer.TargetRefused, Stage: dialer.StageConnect, Reply: 5})
+	o.PolitenessWaited("mx.example.com.", 0)
+	o.PolitenessWaited("mx.example.com.", 2*time.Second)
+	o.IncErrors()
+	var got []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "_aws")
+		got = append(got, m)
+	}
+	want := []map[string]any{
+		{"backend": "eu-1", "proxy": "pool-0", "kind": "unreachable", NameProxyFailures: 1.0},
+		{"backend": "eu-1", "mx": "mx.example.com.", NamePolitenessWait: 0.0},
+		{"backend": "eu-1", "mx": "mx.example.com.", NamePolitenessWait: 2.0},
+		{"backend": "eu-1", NameErrors: 1.0},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("lines\n got %v\nwant %v", got, want)
+	}
+	checkEMFLines(t, buf.Bytes())
 }
 
 func TestHashEmail(t *testing.T) {
@@ -163,7 +194,7 @@ func TestHashEmail(t *testing.T) {
 
 func BenchmarkEMFObserver(b *testing.B) {
 	var buf bytes.Buffer
-	o := NewEMFObserver(&buf, nil)
+	o := NewEMFObserver(&buf, "api", nil)
 	res := result("b", engine.Safe, false)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -12,6 +12,7 @@ import (
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/mx"
 	"github.com/mailprobe/mailprobe/internal/metrics"
+	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/queue/local"
 	"github.com/mailprobe/mailprobe/internal/store"
@@ -35,7 +36,7 @@ type env struct {
 	dir     string
 	store   *bolt.Store
 	queue   *local.Queue
-	metrics *metrics.Registry
+	metrics *prom.Registry
 	logs    *syncBuffer
 	emf     *syncBuffer
 }
@@ -43,7 +44,7 @@ type env struct {
 func newEnv(t testing.TB, o smtptest.Options) *env {
 	t.Helper()
 	e := &env{t: t, dns: dnstest.Start(t, nil), mail: smtptest.Start(t, o), dir: t.TempDir(),
-		metrics: metrics.New(), logs: &syncBuffer{}, emf: &syncBuffer{}}
+		metrics: prom.New(prom.Options{}), logs: &syncBuffer{}, emf: &syncBuffer{}}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -123,7 +124,7 @@ func (e *env) worker(cfg worker.Config, v worker.Verifier, q worker.Rescheduler,
 		cfg.BackendName = "test-backend"
 	}
 	return worker.New(cfg, worker.Deps{Verifier: v, Store: e.store, Queue: q, Webhook: hook,
-		Observer: metrics.Observers{e.metrics, metrics.NewEMFObserver(e.emf, nil)}, Metrics: e.metrics,
+		Observer: metrics.Observers{e.metrics, metrics.NewEMFObserver(e.emf, "", nil)}, Metrics: e.metrics,
 		Logger: testLogger(e.logs)})
 }
 

@@ -29,7 +29,7 @@ func (w *Worker) logVerification(ctx context.Context, text string, msg queue.Mes
 	}
 	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs, w.emailAttr(it.Email),
-		slog.String("result", string(res.IsReachable)),
+		slog.String("result", string(metrics.Verdict(res))),
 		slog.Int64("duration_ms", d.Milliseconds()),
 		slog.String("backend", backend),
 		slog.String("job_id", msg.JobID),

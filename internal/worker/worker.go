@@ -129,12 +129,12 @@ type Deps struct {
 	Queue    Rescheduler
 	Webhook  Notifier
 	// Observer records each final result (for example
-	// metrics.Observers{registry, metrics.NewEMFObserver(os.Stdout, log)}).
+	// metrics.Observers{registry, metrics.NewEMFObserver(os.Stdout, ...)}).
 	// When it is nil, Metrics and EMF are observed instead.
 	Observer metrics.Observer
-	// Metrics counts errors; it also observes each final result when
-	// Observer is nil.
-	Metrics *metrics.Registry
+	// Metrics counts failures outside verifications (store, webhook,
+	// queue); it also observes each final result when Observer is nil.
+	Metrics Metrics
 	// EMF, when Observer is nil, gets one CloudWatch EMF line per final
 	// result (Lambda stdout), through a metrics.EMFObserver.
 	EMF    io.Writer
@@ -142,6 +142,14 @@ type Deps struct {
 	// Visibility shortens the wait of the SQS records HandleSQS fails;
 	// nil leaves them to the queue's visibility timeout.
 	Visibility VisibilityChanger
+}
+
+// Metrics counts what the worker sees: final results, and failures
+// outside verifications. The prom Registry and metrics.EMFObserver
+// implement it.
+type Metrics interface {
+	metrics.Observer
+	IncErrors()
 }
 
 // Report says what became of a message's items. Done + Rescheduled +
@@ -209,7 +217,7 @@ func defaultObserver(deps Deps) metrics.Observer {
 		obs = append(obs, deps.Metrics)
 	}
 	if deps.EMF != nil {
-		obs = append(obs, metrics.NewEMFObserver(deps.EMF, deps.Logger))
+		obs = append(obs, metrics.NewEMFObserver(deps.EMF, "", deps.Logger))
 	}
 	return obs
 }

@@ -54,6 +54,9 @@ type record struct {
 	ReceiveCount int       `json:"receive_count"`
 	InFlight     bool      `json:"in_flight"`
 	Receipt      string    `json:"receipt,omitempty"`
+	// SentAt is when the message was first sent, for the age of the
+	// oldest message (Stats); zero in records written before it existed.
+	SentAt time.Time `json:"sent_at,omitzero"`
 }
 
 // Open opens or creates the queue file at path and makes the messages that

@@ -35,7 +35,8 @@ func (q *Queue) Send(ctx context.Context, msgs []queue.Message, delay time.Durat
 // letters back (a redrive) and for tests of poison messages. A body over
 // queue.MaxBodyBytes fails the call with queue.ErrTooLarge.
 func (q *Queue) SendRaw(ctx context.Context, delay time.Duration, bodies ...[]byte) error {
-	visible := q.now().Add(queue.ClampDelay(delay))
+	now := q.now()
+	visible := now.Add(queue.ClampDelay(delay))
 	err := q.db.Update(func(tx *bbolt.Tx) error {
 		msgs, ready, err := q.buckets(tx)
 		if err != nil {
@@ -49,7 +50,7 @@ func (q *Queue) SendRaw(ctx context.Context, delay time.Duration, bodies ...[]by
 			if err != nil {
 				return err
 			}
-			if err := put(msgs, ready, seq, record{ID: rand.Text(), Body: b, VisibleAt: visible}); err != nil {
+			if err := put(msgs, ready, seq, record{ID: rand.Text(), Body: b, VisibleAt: visible, SentAt: now}); err != nil {
 				return err
 			}
 		}
@@ -175,7 +176,7 @@ func (q *Queue) take(tx *bbolt.Tx, msgs, ready *bbolt.Bucket, seq uint64, now ti
 		if err != nil {
 			return queue.Delivery{}, false, err
 		}
-		return queue.Delivery{}, true, put(dmsgs, dready, dseq, record{ID: r.ID, Body: r.Body, VisibleAt: now})
+		return queue.Delivery{}, true, put(dmsgs, dready, dseq, record{ID: r.ID, Body: r.Body, VisibleAt: now, SentAt: r.SentAt})
 	}
 	r.ReceiveCount++
 	r.InFlight, r.Receipt = true, strconv.FormatUint(seq, 10)+":"+rand.Text()
