@@ -21,6 +21,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/app"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/serverproc"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
@@ -117,7 +118,7 @@ func (s *jobServers) config(b *testing.B) config.Config {
 // serveLocal runs `mailprobe serve` on loopback until the benchmark ends.
 func serveLocal(b *testing.B, cfg config.Config) (base string) {
 	b.Helper()
-	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler))
+	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler), prom.New(prom.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}

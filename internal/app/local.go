@@ -15,7 +15,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/config"
-	"github.com/mailprobe/mailprobe/internal/metrics/prom"
+	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue/local"
 	"github.com/mailprobe/mailprobe/internal/store/bolt"
 	"github.com/mailprobe/mailprobe/internal/worker"
@@ -60,8 +60,21 @@ type Local struct {
 	worker *worker.Worker
 }
 
-// NewLocal opens the data directory and builds every part.
-func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
+// LocalMetrics is the metrics registry of the local server: it observes
+// verifications and engine events, samples the queue when read, and
+// serves GET /metrics. The prom Registry is one; it is passed in rather
+// than built here so that the Lambda functions, which share this package,
+// do not link a Prometheus client.
+type LocalMetrics interface {
+	metrics.Observer
+	metrics.Events
+	http.Handler
+	WatchQueue(s metrics.QueueSampler) error
+}
+
+// NewLocal opens the data directory and builds every part, counting into
+// m (build it with prom.New and ProxyIDs).
+func NewLocal(cfg config.Config, logger *slog.Logger, m LocalMetrics) (*Local, error) {
 	if config.IsSecretRef(cfg.HeaderSecret.Reveal()) {
 		return nil, ErrSecretRef
 	}
@@ -78,7 +91,6 @@ func NewLocal(cfg config.Config, logger *slog.Logger) (*Local, error) {
 		st.Close()
 		return nil, err
 	}
-	m := prom.New(prom.Options{Backend: cfg.BackendName, Proxies: ProxyIDs(cfg)})
 	if err := m.WatchQueue(queueSampler{q}); err != nil {
 		st.Close()
 		q.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/app"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
@@ -60,7 +61,7 @@ func start(t *testing.T, cfg config.Config) (base string, stop func()) {
 // startLogged is start with the server logging to logger.
 func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) (base string, stop func()) {
 	t.Helper()
-	l, err := app.NewLocal(cfg, logger)
+	l, err := app.NewLocal(cfg, logger, prom.New(prom.Options{Backend: cfg.BackendName}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestNewLocalRefusesSecretReferences(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Storage.DataDir = t.TempDir()
-			if _, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler)); !errors.Is(err, app.ErrSecretRef) {
+			if _, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler), prom.New(prom.Options{})); !errors.Is(err, app.ErrSecretRef) {
 				t.Errorf("NewLocal = %v, want ErrSecretRef", err)
 			}
 		})

@@ -6,7 +6,6 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/metrics"
-	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/queue/local"
 )
 
@@ -53,16 +52,16 @@ func (o observedLimiter) Acquire(ctx context.Context, mxHost string, rcpts int) 
 // and its dead-letter queue.
 type queueSampler struct{ q *local.Queue }
 
-func (s queueSampler) SampleQueue(ctx context.Context) (prom.QueueSample, error) {
+func (s queueSampler) SampleQueue(ctx context.Context) (metrics.QueueSample, error) {
 	work, err := s.q.Stats(ctx)
 	if err != nil {
-		return prom.QueueSample{}, err
+		return metrics.QueueSample{}, err
 	}
 	dead, err := s.q.DeadLetter().Stats(ctx)
 	if err != nil {
-		return prom.QueueSample{}, err
+		return metrics.QueueSample{}, err
 	}
-	return prom.QueueSample{
+	return metrics.QueueSample{
 		Work:       queueState(work),
 		DeadLetter: queueState(dead),
 		// Work is sent without a delay, so the delayed messages of the
@@ -72,6 +71,6 @@ func (s queueSampler) SampleQueue(ctx context.Context) (prom.QueueSample, error)
 	}, nil
 }
 
-func queueState(s local.Stats) prom.QueueState {
-	return prom.QueueState{Visible: s.Visible, Delayed: s.Delayed, InFlight: s.InFlight, OldestAge: s.OldestAge}
+func queueState(s local.Stats) metrics.QueueState {
+	return metrics.QueueState{Visible: s.Visible, Delayed: s.Delayed, InFlight: s.InFlight, OldestAge: s.OldestAge}
 }

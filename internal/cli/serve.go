@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/mailprobe/mailprobe/internal/app"
+	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 )
 
 func runServe(ctx context.Context, args []string, env Env) int {
@@ -44,7 +45,8 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	if cfg.Proxy == nil && len(cfg.ProxyPool) == 0 && !cfg.AllowDirect {
 		logger.Warn("no --proxy and no --allow-direct: checks report syntax and MX, SMTP is not attempted")
 	}
-	srv, err := app.NewLocal(cfg, logger)
+	m := prom.New(prom.Options{Backend: cfg.BackendName, Proxies: app.ProxyIDs(cfg)})
+	srv, err := app.NewLocal(cfg, logger, m)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
 		if errors.Is(err, app.ErrSecretRef) {

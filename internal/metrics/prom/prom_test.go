@@ -52,11 +52,11 @@ func scrape(t *testing.T, h http.Handler) (string, map[string]*dto.MetricFamily)
 }
 
 type fixedQueue struct {
-	s   QueueSample
+	s   metrics.QueueSample
 	err error
 }
 
-func (f fixedQueue) SampleQueue(context.Context) (QueueSample, error) { return f.s, f.err }
+func (f fixedQueue) SampleQueue(context.Context) (metrics.QueueSample, error) { return f.s, f.err }
 
 // labelNames are the label names every series of each family must carry
 // (le aside): the same set on every series, present from the first
@@ -76,9 +76,9 @@ var labelNames = map[string][]string{
 
 func TestExposition(t *testing.T) {
 	r := New(Options{Backend: "eu-1", Proxies: []string{"default", "pool-0"}})
-	if err := r.WatchQueue(fixedQueue{s: QueueSample{
-		Work:           QueueState{Visible: 3, Delayed: 2, InFlight: 1, OldestAge: 90 * time.Second},
-		DeadLetter:     QueueState{Visible: 4},
+	if err := r.WatchQueue(fixedQueue{s: metrics.QueueSample{
+		Work:           metrics.QueueState{Visible: 3, Delayed: 2, InFlight: 1, OldestAge: 90 * time.Second},
+		DeadLetter:     metrics.QueueState{Visible: 4},
 		RetriesWaiting: 7,
 	}}); err != nil {
 		t.Fatal(err)

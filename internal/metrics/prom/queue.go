@@ -10,30 +10,6 @@ import (
 	"github.com/mailprobe/mailprobe/internal/metrics"
 )
 
-// QueueState is one queue's messages by state, as SQS counts them.
-type QueueState struct {
-	Visible  int // waiting to be received
-	Delayed  int // sent with a delay that has not passed yet
-	InFlight int // received and not yet deleted or handed back
-	// OldestAge is the age of the oldest visible message; zero when none.
-	OldestAge time.Duration
-}
-
-// QueueSample is what a process sees of its queues at one moment.
-type QueueSample struct {
-	Work       QueueState
-	DeadLetter QueueState
-	// RetriesWaiting is the number of addresses waiting for a retry.
-	RetriesWaiting int
-}
-
-// QueueSampler samples the queues at each scrape. The local queue of
-// `mailprobe serve` is one (through app's adapter); anything that knows
-// more (the retry policy) can feed RetriesWaiting through the same method.
-type QueueSampler interface {
-	SampleQueue(ctx context.Context) (QueueSample, error)
-}
-
 // sampleTimeout bounds one sample, well within a scrape timeout (10 s by
 // default in Prometheus).
 const sampleTimeout = 5 * time.Second
@@ -52,7 +28,7 @@ var (
 
 // queueCollector turns a QueueSampler into gauges, sampled at each scrape:
 // no goroutine polls the queue between scrapes.
-type queueCollector struct{ s QueueSampler }
+type queueCollector struct{ s metrics.QueueSampler }
 
 func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descMessages
@@ -72,7 +48,7 @@ func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, q := range []struct {
 		name string
-		st   QueueState
+		st   metrics.QueueState
 	}{{"work", s.Work}, {"dead_letter", s.DeadLetter}} {
 		for _, v := range []struct {
 			state string
@@ -87,7 +63,7 @@ func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 
 // WatchQueue exposes the queue gauges, sampled from s at each scrape.
 // Call it once.
-func (r *Registry) WatchQueue(s QueueSampler) error {
+func (r *Registry) WatchQueue(s metrics.QueueSampler) error {
 	if err := r.reg.Register(queueCollector{s}); err != nil {
 		return fmt.Errorf("prom: watch queue: %w", err)
 	}
