@@ -48,10 +48,10 @@ type grafanaDashboard struct {
 		} `json:"list"`
 	} `json:"templating"`
 	Panels []struct {
-		ID         int               `json:"id"`
-		Type       string            `json:"type"`
-		Title      string            `json:"title"`
-		Datasource map[string]string `json:"datasource"`
+		ID         int                      `json:"id"`
+		Type       string                   `json:"type"`
+		Title      string                   `json:"title"`
+		Datasource map[string]string        `json:"datasource"`
 		GridPos    struct{ H, W, X, Y int } `json:"gridPos"`
 		Targets    []struct {
 			RefID      string            `json:"refId"`
