@@ -81,6 +81,10 @@ func startWorld(t *testing.T) world {
 	}}
 }
 
+// verifications is how many final results drive produces: five inline
+// checks and eight bulk addresses (the greylisted check is not final).
+const verifications = 13
+
 // drive runs a few concurrent checks, a greylisted one and a small bulk
 // job, and waits for the job to complete.
 func drive(t *testing.T, s *serve) {
@@ -150,7 +154,14 @@ func TestPrometheusScrapesServe(t *testing.T) {
 	p.waitFor(t, "first scrape with the bearer secret", `up{job="mailprobe"} == 1`, 30*time.Second, nonEmpty)
 
 	drive(t, srv)
-	done := completions(srv)
+	// The job reads Completed once its results are stored; their log
+	// lines follow.
+	var done []map[string]any
+	for deadline := time.Now().Add(30 * time.Second); len(done) < verifications; time.Sleep(100 * time.Millisecond) {
+		if done = completions(srv); time.Now().After(deadline) {
+			t.Fatalf("%d verification log lines, want %d", len(done), verifications)
+		}
+	}
 	want := strconv.Itoa(len(done))
 	p.waitFor(t, "all verifications scraped", `sum(reacher_verifications_total)`, 30*time.Second,
 		func(s []sample) bool { return len(s) == 1 && fmt.Sprint(s[0].Value[1]) == want })
@@ -268,8 +279,8 @@ func checkRuleExprs(t *testing.T, p *promServer) {
 // checkLogLines checks the guide's fields on every verification line, and
 // that no address is logged without log_emails.
 func checkLogLines(t *testing.T, done []map[string]any) {
-	if len(done) < 13 {
-		t.Errorf("%d verification lines, want one per check and bulk address (13)", len(done))
+	if len(done) != verifications {
+		t.Errorf("%d verification lines, want one per check and bulk address (%d)", len(done), verifications)
 	}
 	for _, l := range done {
 		for _, k := range []string{"timestamp", "level", "message", "result", "duration_ms", "backend", "email_hash"} {

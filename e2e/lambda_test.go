@@ -39,8 +39,8 @@ type stack struct {
 
 // deploy starts the loopback "internet" (DNS, proxy, mail servers), the
 // emulated table and queue, and both functions configured like the SAM
-// template configures them.
-func deploy(t testing.TB) *stack {
+// template configures them; mods may change their environment.
+func deploy(t testing.TB, mods ...func(env []string) []string) *stack {
 	t.Helper()
 	ctx := context.Background()
 	dns := dnstest.Start(t, nil)
@@ -75,6 +75,9 @@ func deploy(t testing.TB) *stack {
 		"RCH__SMTP_TIMEOUT=5",
 		"RCH__DNS=" + dns.Addr,
 		"RCH__ALLOW_PRIVATE_MX=true",
+	}
+	for _, m := range mods {
+		env = m(env)
 	}
 	return &stack{
 		api:      rie.Start(t, rie.Build(t, "./functions/api"), env...),
