@@ -46,6 +46,22 @@ unpacked() {
 	done
 }
 
+# The system users the unpacked packages' maintainer scripts would have
+# created: exim4 runs as Debian-exim, OpenSMTPD as opensmtpd and opensmtpq.
+ensure_users() {
+	local u
+	[[ $(id -u) -eq 0 ]] || return 0
+	for u in Debian-exim opensmtpd opensmtpq; do
+		getent passwd "$u" >/dev/null ||
+			useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u" ||
+			loud "useradd $u failed: tests that need it will skip"
+	done
+}
+ensure_users
+# OpenSMTPD's spool (replaced by a private one in each test server's mount
+# namespace, so it must exist to mount on) and its chroot directory.
+[[ $(id -u) -ne 0 ]] || install -d -m 711 /var/spool/smtpd /var/lib/opensmtpd/empty
+
 need_install=($(missing_pkgs "${install_pkgs[@]}"))
 need_libs=($(missing_pkgs "${download_libs[@]}"))
 if [[ ${#need_install[@]} -eq 0 && ${#need_libs[@]} -eq 0 ]] && unpacked; then
