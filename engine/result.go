@@ -100,6 +100,14 @@ type StepError struct {
 	Type        string
 	Message     string
 	Description string
+	// Cause is mailprobe's finer reason (smtp step only); it is not part
+	// of Reacher's error object.
+	Cause Cause
+	// SessionWide reports a refusal of the whole session rather than of
+	// the mailbox: the server refused the banner, EHLO or MAIL FROM, or
+	// gave the catch-all probe the same refusal as the address. Every
+	// address of the domain gets it from that server.
+	SessionWide bool
 }
 
 // Step holds either the value of a step or the error that replaced it.

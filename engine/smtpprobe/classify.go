@@ -21,13 +21,18 @@ const (
 	Greylisted              // come back in a few minutes (see RetryAfter)
 	Temporary               // other transient failure (see RetryAfter)
 	TooManyRecipients       // the transaction holds no more recipients
+	SenderRejected          // our MAIL FROM is refused (X.1.7, X.1.8, SPF, DMARC)
+	HeloRejected            // our EHLO name is refused
+	PolicyRejected          // another refusal of us by policy (X.7.x)
+	RateLimited             // we send too much: connections, messages, recipients
 )
 
 var classNames = [...]string{
 	Unknown: "Unknown", Deliverable: "Deliverable", Invalid: "Invalid",
 	FullInbox: "FullInbox", Disabled: "Disabled", Blocked: "Blocked",
 	NeedsRDNS: "NeedsRDNS", Greylisted: "Greylisted", Temporary: "Temporary",
-	TooManyRecipients: "TooManyRecipients",
+	TooManyRecipients: "TooManyRecipients", SenderRejected: "SenderRejected",
+	HeloRejected: "HeloRejected", PolicyRejected: "PolicyRejected", RateLimited: "RateLimited",
 }
 
 // String returns the class name, e.g. "FullInbox".
