@@ -177,4 +177,3 @@ func lastReply(r engine.Result) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
