@@ -1,63 +1,29 @@
 package engine
 
-import "github.com/mailprobe/mailprobe/engine/smtpprobe"
+import "github.com/mailprobe/mailprobe/engine/smtpstep"
 
-// Cause is mailprobe's reason for a failed smtp step, finer than the
-// error type: Reacher clients deserialize the type into an enum and must
-// only see Reacher's names there, so the cause travels beside it (the API
-// writes it in a field such clients ignore). The values are stable
-// snake_case words, for JSON and metrics alike.
-type Cause string
+// Cause is mailprobe's reason for a failed smtp step, finer than the error
+// type (StepError.Cause): Reacher clients deserialize the type into an
+// enum and must only see Reacher's names there, so the cause travels
+// beside it, for the API to write in a field such clients ignore.
+type Cause = smtpstep.Cause
 
-// The causes of a failed smtp step.
+// The causes of a failed smtp step; see smtpstep for their meaning.
 const (
-	// The server refused us, not the mailbox (RFC 3463 X.1.7, X.1.8,
-	// X.7.x, and the texts that name the sender, the client or HELO).
-	CauseSenderRejected Cause = "sender_rejected" // MAIL FROM refused, SPF/DMARC failures included
-	CauseHeloRejected   Cause = "helo_rejected"   // the EHLO name refused
-	CauseBlocked        Cause = "blocked"         // our IP refused: block lists, "Client host rejected"
-	CauseNeedsRDNS      Cause = "needs_rdns"      // our IP lacks reverse DNS
-	CausePolicy         Cause = "policy"          // another policy refusal (X.7.x)
-
-	// Deferrals: unknown for now, retried later.
-	CauseGreylisted        Cause = "greylisted"
-	CauseRateLimited       Cause = "rate_limited"        // connection, message or recipient rate limits
-	CauseTooManyRecipients Cause = "too_many_recipients" // X.5.3
-	CauseTemporary         Cause = "temporary"           // any other 4xx
-
-	// A reply nothing in the table reads with confidence.
-	CauseUnclassified Cause = "unclassified"
-
-	// Failures before any reply.
-	CauseTimeout        Cause = "timeout"
-	CauseProxy          Cause = "proxy"      // the SOCKS5 proxy failed or refused the connection
-	CauseProxyAuth      Cause = "proxy_auth" // the proxy refused our credentials
-	CausePrivateAddress Cause = "private_address"
-	CauseConnection     Cause = "connection" // the connection failed or was dropped
-	CauseProtocol       Cause = "protocol"   // a malformed reply
+	CauseSenderRejected    = smtpstep.CauseSenderRejected
+	CauseHeloRejected      = smtpstep.CauseHeloRejected
+	CauseBlocked           = smtpstep.CauseBlocked
+	CauseNeedsRDNS         = smtpstep.CauseNeedsRDNS
+	CausePolicy            = smtpstep.CausePolicy
+	CauseGreylisted        = smtpstep.CauseGreylisted
+	CauseRateLimited       = smtpstep.CauseRateLimited
+	CauseTooManyRecipients = smtpstep.CauseTooManyRecipients
+	CauseTemporary         = smtpstep.CauseTemporary
+	CauseUnclassified      = smtpstep.CauseUnclassified
+	CauseTimeout           = smtpstep.CauseTimeout
+	CauseProxy             = smtpstep.CauseProxy
+	CauseProxyAuth         = smtpstep.CauseProxyAuth
+	CausePrivateAddress    = smtpstep.CausePrivateAddress
+	CauseConnection        = smtpstep.CauseConnection
+	CauseProtocol          = smtpstep.CauseProtocol
 )
-
-// causeOf names what a reply class says about a failed step.
-func causeOf(c smtpprobe.Class) Cause {
-	switch c {
-	case smtpprobe.SenderRejected:
-		return CauseSenderRejected
-	case smtpprobe.HeloRejected:
-		return CauseHeloRejected
-	case smtpprobe.Blocked:
-		return CauseBlocked
-	case smtpprobe.NeedsRDNS:
-		return CauseNeedsRDNS
-	case smtpprobe.PolicyRejected:
-		return CausePolicy
-	case smtpprobe.Greylisted:
-		return CauseGreylisted
-	case smtpprobe.RateLimited:
-		return CauseRateLimited
-	case smtpprobe.TooManyRecipients:
-		return CauseTooManyRecipients
-	case smtpprobe.Temporary:
-		return CauseTemporary
-	}
-	return CauseUnclassified
-}

@@ -160,7 +160,8 @@ func report(res *Result, rt route, a smtpstep.Answer) (Step[SMTP], bool) {
 	}
 	if a.Failure != nil {
 		f := *a.Failure
-		return Failed[SMTP](&StepError{Type: f.Type, Message: f.Message, Description: f.Description}), a.Final
+		return Failed[SMTP](&StepError{Type: f.Type, Message: f.Message, Description: f.Description,
+			Cause: f.Cause, SessionWide: f.SessionWide}), a.Final
 	}
 	return OK(SMTP{
 		CanConnectSMTP: a.Facts.CanConnect, HasFullInbox: a.Facts.FullInbox, IsCatchAll: a.Facts.CatchAll,

@@ -48,6 +48,12 @@ type Outcome struct {
 	Pipelined     bool   // RCPTs were sent in PIPELINING groups (RFC 2920)
 	MailAccepted  bool   // a MAIL FROM was accepted: RCPTs could follow
 	RcptsSent     int    // RCPT commands written, answered or not, probe included
+	// Refused is set when the server refused the session rather than the
+	// mailboxes: every recipient and the catch-all probe, an address that
+	// cannot exist, got the same permanent refusal of us (the sender, the
+	// EHLO name, the client or policy; Class.AboutUs). It is the probe's
+	// reply. Every address of the domain would get it.
+	Refused *Reply
 }
 
 // Probe runs one SMTP conversation over conn and closes conn before
@@ -69,7 +75,10 @@ type Outcome struct {
 //     both pass (the caller keeps the probe address). If the probe is
 //     refused as one recipient too many, it is asked again in a new
 //     transaction of its own, so the answer does not depend on how many
-//     recipients shared the session;
+//     recipients shared the session. If instead every real recipient got
+//     the same permanent refusal of us (a sender, HELO, client or policy
+//     refusal), the probe is sent to tell a refusal of the mailboxes from
+//     a refusal of the session (Outcome.Refused);
 //  5. QUIT, whose error is ignored. No RSET first: QUIT aborts the open
 //     transaction anyway (RFC 5321 §4.1.1.10), and one round trip less
 //     is a shorter probe.
@@ -78,7 +87,8 @@ type Outcome struct {
 // The error is non-nil when a reply for some recipient could not be
 // obtained: the banner, EHLO or MAIL FROM was refused (the *Reply is in the
 // error chain), the server sent 421 or dropped the connection, or ctx
-// ended. Outcome then holds what was learnt so far, and the caller may
+// ended; it is a *StageError naming the step that failed. Outcome then
+// holds what was learnt so far, and the caller may
 // reconnect for the remaining recipients. Failures after the last
 // recipient's reply (catch-all probe, RSET, QUIT) leave CatchAll nil but
 // are not errors.
@@ -100,12 +110,12 @@ func Probe(ctx context.Context, conn net.Conn, p Params, opts ClientOptions) (ou
 			// should still say QUIT.
 			_ = c.Quit(ctx)
 		}
-		return out, fmt.Errorf("smtpprobe: greeting: %w", err)
+		return out, &StageError{Stage: StageGreeting, Err: err}
 	}
 	out.CanConnect = true
 	if _, err := c.Hello(ctx, p.HelloName); err != nil {
 		_ = c.Quit(ctx)
-		return out, fmt.Errorf("smtpprobe: hello: %w", err)
+		return out, &StageError{Stage: StageHello, Err: err}
 	}
 	s := session{c: c, p: p, out: &out}
 	err = s.run(ctx) // before reading out: run fills it
@@ -169,7 +179,7 @@ func (s *session) begin(ctx context.Context) error {
 	s.inTxn = 0
 	if _, err := mail(ctx, s.p.FromEmail); err != nil {
 		_ = s.c.Quit(ctx)
-		return fmt.Errorf("smtpprobe: mail from: %w", err)
+		return &StageError{Stage: StageMail, Err: err}
 	}
 	s.out.MailAccepted = true
 	return nil
@@ -187,13 +197,13 @@ func (s *session) recipients(ctx context.Context, todo []string) error {
 		todo = todo[done:]
 		switch {
 		case err != nil:
-			return fmt.Errorf("smtpprobe: rcpt to: %w", err)
+			return &StageError{Stage: StageRcpt, Err: err}
 		case next == nextStop && len(todo) > 0:
 			_ = s.c.Quit(ctx)
-			return fmt.Errorf("smtpprobe: rcpt to: server takes no recipients now: %w", s.last().Reply)
+			return &StageError{Stage: StageRcpt, Err: fmt.Errorf("server takes no recipients now: %w", s.last().Reply)}
 		case next == nextNewTxn:
 			if err := s.c.Reset(ctx); err != nil {
-				return fmt.Errorf("smtpprobe: rset: %w", err)
+				return &StageError{Stage: StageRcpt, Err: fmt.Errorf("rset: %w", err)}
 			}
 			if err := s.begin(ctx); err != nil {
 				return err
@@ -247,13 +257,22 @@ func (s *session) last() RecipientResult { return s.out.Recipients[len(s.out.Rec
 // catchAll sends the one catch-all RCPT. Any answer but a clear accept or
 // a clear "no such user" leaves CatchAll nil (unknown).
 func (s *session) catchAll(ctx context.Context) {
-	if s.p.CatchAllProbe == "" || (s.anchor == "" && !s.deferred) {
+	if s.p.CatchAllProbe == "" {
+		return
+	}
+	if s.anchor == "" && !s.deferred {
+		s.refusalProbe(ctx)
 		return
 	}
 	r, _ := s.c.Rcpt(ctx, s.p.CatchAllProbe)
 	if class, _ := Classify(r); class == TooManyRecipients {
 		r = s.catchAllAlone(ctx)
 	}
+	s.settleCatchAll(r)
+}
+
+// settleCatchAll records the catch-all probe's reply r (nil: none came).
+func (s *session) settleCatchAll(r *Reply) {
 	s.out.CatchAllReply = r
 	if r == nil {
 		return
@@ -263,6 +282,32 @@ func (s *session) catchAll(ctx context.Context) {
 		s.out.CatchAll = ptrTo(true)
 	case Invalid:
 		s.out.CatchAll = ptrTo(false)
+	}
+}
+
+// refusalProbe asks the catch-all probe when no recipient was accepted
+// because every one got the same permanent refusal of us. If the probe,
+// an address no one has, gets it too, the server refuses the session,
+// not the mailboxes; if it gets another answer, the refusals were the
+// mailboxes' own.
+func (s *session) refusalProbe(ctx context.Context) {
+	rs := s.out.Recipients
+	if len(rs) == 0 || !rs[0].Class.AboutUs() || !rs[0].Reply.Permanent() {
+		return
+	}
+	for i := range rs[1:] {
+		if !sameRefusal(&rs[0], &rs[i+1]) {
+			return
+		}
+	}
+	r, _ := s.c.Rcpt(ctx, s.p.CatchAllProbe)
+	s.settleCatchAll(r)
+	if r == nil {
+		return
+	}
+	class, desc := Classify(r)
+	if sameRefusal(&rs[0], &RecipientResult{Reply: r, Class: class, Description: desc}) {
+		s.out.Refused = r
 	}
 }
 

@@ -114,11 +114,43 @@ var probeTests = []struct {
 		want: []smtpprobe.Class{smtpprobe.FullInbox}},
 	{name: "disabled", opts: smtptest.Options{Users: map[string]string{realAddr: "550 5.2.1 The email account that you tried to reach is disabled"}},
 		params: oneRcpt, want: []smtpprobe.Class{smtpprobe.Disabled}},
+	// A refusal of us for one mailbox only: the catch-all probe, asked to
+	// tell, is an unknown user, so the session is not refused.
 	{name: "blocklist at RCPT", opts: smtptest.Options{Users: map[string]string{realAddr: spamhaus}}, params: oneRcpt,
-		want: []smtpprobe.Class{smtpprobe.Blocked},
+		want: []smtpprobe.Class{smtpprobe.Blocked}, wantCatchAll: ptrTo(false),
 		check: func(t *testing.T, out smtpprobe.Outcome, _ error, _ *smtptest.Server) {
 			if d := out.Recipients[0].Description; d != smtpprobe.DescIPBlacklisted {
 				t.Errorf("Description = %q, want %q", d, smtpprobe.DescIPBlacklisted)
+			}
+			if out.Refused != nil {
+				t.Errorf("Refused = %v, want nil: the probe got another answer", out.Refused)
+			}
+		}},
+	// Postfix's reject_non_fqdn_sender answers every RCPT alike: the
+	// probe gets it too, so the session is refused, not the mailbox.
+	{name: "sender refused at RCPT", opts: smtptest.Options{Mailbox: func(string) string {
+		return "504 5.5.2 <hello@localhost>: Sender address rejected: need fully-qualified address"
+	}}, params: smtpprobe.Params{Recipients: []string{realAddr, "other@b.test"}, CatchAllProbe: randomAddr},
+		want: []smtpprobe.Class{smtpprobe.SenderRejected, smtpprobe.SenderRejected},
+		check: func(t *testing.T, out smtpprobe.Outcome, _ error, s *smtptest.Server) {
+			if out.Refused == nil || out.Refused.Code != 504 || s.Rcpts() != 3 {
+				t.Errorf("Refused = %v after %d RCPTs, want the probe's 504 after 3", out.Refused, s.Rcpts())
+			}
+		}},
+	{name: "mixed refusals send no probe", opts: smtptest.Options{Users: map[string]string{realAddr: spamhaus,
+		"other@b.test": "550 5.7.1 Message rejected due to local policy"}},
+		params: smtpprobe.Params{Recipients: []string{realAddr, "other@b.test"}, CatchAllProbe: randomAddr},
+		want:   []smtpprobe.Class{smtpprobe.Blocked, smtpprobe.PolicyRejected},
+		check: func(t *testing.T, out smtpprobe.Outcome, _ error, s *smtptest.Server) {
+			if out.Refused != nil || s.Rcpts() != 2 {
+				t.Errorf("Refused = %v after %d RCPTs, want nil after 2", out.Refused, s.Rcpts())
+			}
+		}},
+	{name: "temporary refusal sends no probe", opts: smtptest.Options{Users: map[string]string{realAddr: "450 4.7.1 Client host rejected: cannot find your hostname"}},
+		params: oneRcpt, want: []smtpprobe.Class{smtpprobe.NeedsRDNS},
+		check: func(t *testing.T, out smtpprobe.Outcome, _ error, s *smtptest.Server) {
+			if out.Refused != nil || s.Rcpts() != 1 {
+				t.Errorf("Refused = %v after %d RCPTs, want nil after 1", out.Refused, s.Rcpts())
 			}
 		}},
 	{name: "blocklist banner", opts: smtptest.Options{Banner: spamhaus}, params: oneRcpt, wantCode: 554,

@@ -4,8 +4,9 @@ import "time"
 
 // Waits RetryAfter falls back on when a transient reply names none.
 // Greylisting servers hold a new sender for one to a few minutes
-// (postgrey's default is 300 s), so waiting the upper end makes one retry
-// usually enough; other transient failures get a shorter first wait.
+// (postgrey's default is 300 s), and rate limits count over minutes, so
+// waiting the upper end makes one retry usually enough; other transient
+// failures get a shorter first wait.
 const (
 	DefaultGreylistWait  = 5 * time.Minute
 	DefaultTemporaryWait = time.Minute
@@ -15,16 +16,19 @@ const (
 // RetryAfter says how long to wait before asking again about a recipient
 // that got r, whose class c the caller has from Classify (or from
 // RecipientResult.Class): the reply is read once, not once per question
-// asked about it. It is zero unless c is Greylisted, Temporary or
-// TooManyRecipients (a Blocked or NeedsRDNS 4xx will not improve with
-// time). A wait in the text ("try again in 60 seconds", "greylisted for 20
-// minutes") wins over the default; it is kept between 1 s and 1 h.
+// asked about it. Every transient reply (4xx, RFC 5321 §4.2.1) is worth
+// asking again, whatever it is about, and so is a transaction that held
+// no more recipients (X.5.3); anything else gets zero. A wait in the text
+// ("try again in 60 seconds", "greylisted for 20 minutes") wins over the
+// default; it is kept between 1 s and 1 h.
 func RetryAfter(r *Reply, c Class) time.Duration {
 	var def time.Duration
-	switch c {
-	case Greylisted:
+	switch {
+	case r == nil || c == Deliverable:
+		return 0
+	case c == Greylisted || (c == RateLimited && r.Temporary()):
 		def = DefaultGreylistWait
-	case Temporary, TooManyRecipients:
+	case r.Temporary() || c == TooManyRecipients:
 		def = DefaultTemporaryWait
 	default:
 		return 0

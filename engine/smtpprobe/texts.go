@@ -7,14 +7,17 @@ type wordList uint8
 const (
 	anyText wordList = iota
 	tooManyWords
+	rateWords
 	dbebWords
 	rdnsWords
+	heloWords
+	senderWords
 	blocklistWords
 	greylistWords
 	retryLaterWords
 	disabledWords
-	fullInboxWords
-	fullInboxStrictWords
+	quotaWords
+	mailboxWords
 	invalidWords
 	numWordLists
 )
@@ -27,6 +30,18 @@ var wordLists = [numWordLists][][]byte{
 		"too many recipients", // 452 4.5.3 Too many recipients (Outlook)
 		"multiple regions",    // Microsoft: recipients belong to multiple regions
 	),
+	// Limits on what we send: anvil's "421 4.7.0 Error: too many
+	// connections from <ip>", "450 4.7.1 Error: too much mail from <ip>",
+	// "450 4.7.1 Error: too many recipients from <ip>"; Gmail's "unusual
+	// rate"; Yahoo's "temporarily deferred due to unexpected volume";
+	// Outlook's "4.7.500 Server busy".
+	rateWords: words(
+		"rate limit", "ratelimit", "rate-limit", "rate exceeded", "too many connections",
+		"too many concurrent", "too many simultaneous", "connection limit", "too much mail",
+		"too many messages from", "too many recipients from", "unusual rate", "at a rate",
+		"sending rate", "message rate", "unexpected volume", "temporarily deferred",
+		"throttl", "server busy", "too fast", "sending quota",
+	),
 	dbebWords: words(
 		"recipient address rejected", // 550 5.4.1 Recipient address rejected: Access denied
 	),
@@ -37,6 +52,24 @@ var wordLists = [numWordLists][][]byte{
 		"cannot find your hostname", // 450 4.7.25 Client host rejected: cannot find your hostname
 		"ptr record",                // 550 5.7.25 ... does not have a PTR record setup (Gmail)
 		"rdns", "reverse lookup",
+	),
+	// Postfix: "504 5.5.2 <localhost>: Helo command rejected: need
+	// fully-qualified hostname" (reject_non_fqdn_helo_hostname).
+	heloWords: words(
+		"helo command rejected", "ehlo command rejected", "helo rejected", "ehlo rejected",
+		"invalid helo", "bad helo", "helo hostname", "helo name", "ehlo hostname", "ehlo name",
+	),
+	// The sender, at MAIL FROM or (Postfix's smtpd_delay_reject) at RCPT:
+	// "504 5.5.2 <hello@localhost>: Sender address rejected: need
+	// fully-qualified address", "553 5.1.8 <a@b>: Sender address
+	// rejected: Domain not found", Exim's "Sender verify failed", and the
+	// sender domain's authentication (SPF, DMARC).
+	senderWords: words(
+		"sender address rejected", "sender rejected", "sender verify failed",
+		"sender verification failed", "sender address verification", "sender domain",
+		"domain of sender", "sender's domain", "sender not authorized", "sender is not authorized",
+		"sender denied", "envelope sender", "reverse-path", "reverse path",
+		"spf", "sender policy framework", "dmarc", "unauthenticated",
 	),
 	blocklistWords: words(
 		"blacklist", "black list", "blocklist", "block list", "block-list",
@@ -53,6 +86,8 @@ var wordLists = [numWordLists][][]byte{
 		"junkmail",              // JunkMail rejected ... is in an RBL (Barracuda)
 		"refused by proofpoint", // Mail from x refused by Proofpoint Reputation Services
 		"sbrs score too low",    // Cisco IronPort
+		"client host rejected",  // Postfix: a restriction on our IP or host name
+		"client host blocked",
 	),
 	greylistWords: words(
 		"greylist", "graylist", "grey list", "gray list", "grey-list", "gray-list",
@@ -65,16 +100,16 @@ var wordLists = [numWordLists][][]byte{
 		"discontinued", // This account has been disabled or discontinued
 		"inactive",     // 550 5.2.1 Mailbox is inactive (hanmail)
 	),
-	fullInboxWords: words(
+	// A full inbox needs a quota word and a word naming the mailbox: "452
+	// Mailbox is full", "550 user has too many messages on the server".
+	// "quota exceeded" alone may be ours (a rate quota).
+	quotaWords: words(
+		"quota", "is full", "mailbox full", "inbox full", "storage", "too many messages",
 		"insufficient", // Reacher counts "insufficient storage" as full
-		"mailbox full", "mailbox is full", "quota exceeded", "quote exceeded",
-		"over quota", "overquota", "too many messages", "out of storage space",
-		"exceeded storage allocation",
+		"no space", "out of space", "size limit",
 	),
-	// On a 4xx, "insufficient" usually means the server's own disk
-	// (452 4.3.1 Insufficient system storage), not the mailbox.
-	fullInboxStrictWords: words(
-		"mailbox full", "mailbox is full", "quota exceeded", "over quota", "overquota",
+	mailboxWords: words(
+		"mailbox", "mail box", "inbox", "user", "account", "recipient", "addressee",
 	),
 	invalidWords: words(
 		"address rejected", "unrouteable", "unroutable", "does not exist",

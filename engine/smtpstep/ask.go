@@ -79,7 +79,7 @@ func (s *step) chunk(ctx context.Context, c []int, q *queue) {
 			broken, t = broken+1, s.newTries()
 		case nextEndAll:
 			t.note(r)
-			s.failAll(ctx, slices.Concat(c, q.drain()), r.err, t)
+			s.failAll(ctx, slices.Concat(c, q.drain()), endedBy(r), t)
 			return
 		case nextHeadAlone:
 			t.note(r)
@@ -103,6 +103,9 @@ func (s *step) record(c []int, r sessionResult) int {
 	for i, rr := range rs {
 		a := &s.answers[c[i]]
 		a.Facts, a.Failure, a.Retry = judgeRecipient(rr)
+		if a.Failure != nil && r.out.Refused != nil {
+			a.Failure.SessionWide = true
+		}
 		if rr.Reply != nil {
 			a.LastReply = rr.Reply.Error()
 		}
@@ -131,7 +134,8 @@ func (s *step) giveUp(ctx context.Context, c []int, q *queue, t *tries) []int {
 }
 
 // failAll gives every address at idx the answer of a session refused
-// outright (a 5xx before any recipient) or of a fatal dial error.
+// outright (a 5xx before any recipient, or the same refusal of us to every
+// recipient and the catch-all probe) or of a fatal dial error.
 func (s *step) failAll(ctx context.Context, idx []int, err error, t *tries) {
 	r := refusal(err)
 	if r == nil {
@@ -140,11 +144,12 @@ func (s *step) failAll(ctx context.Context, idx []int, err error, t *tries) {
 		}
 		return
 	}
-	class, desc := smtpprobe.Classify(r)
+	class, desc := smtpprobe.ClassifyAt(stageOf(err), r)
 	for _, i := range idx {
 		a := &s.answers[i]
 		// Each answer gets its own failure: results do not share memory.
 		a.Failure, a.Retry = replyFailure(r, class, desc)
+		a.Failure.SessionWide = true
 		a.LastReply = r.Error()
 		a.Proxy, a.Final = t.proxy, ctx.Err() == nil
 	}
@@ -154,7 +159,7 @@ func (s *step) failAll(ctx context.Context, idx []int, err error, t *tries) {
 // a temporary failure, to be asked again after wait or later.
 func (s *step) deferAll(ctx context.Context, idx []int, r sessionResult, wait time.Duration) {
 	rep := deferral(r)
-	class, desc := smtpprobe.Classify(rep)
+	class, desc := smtpprobe.ClassifyAt(stageOf(r.err), rep)
 	_, stated := statedWait(rep)
 	for _, i := range idx {
 		a := &s.answers[i]

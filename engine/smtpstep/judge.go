@@ -95,20 +95,16 @@ func judgeRecipient(rr smtpprobe.RecipientResult) (Facts, *Failure, *Retry) {
 }
 
 // replyFailure maps a reply that says nothing definite about the mailbox to
-// a failure, with a retry for temporary conditions. class and desc are
-// what smtpprobe.Classify says of r: a RCPT reply comes classified
-// already, and reading its text again would double the work.
+// a failure, with a retry for transient replies (every 4xx, and X.5.3:
+// smtpprobe.RetryAfter). class and desc are what smtpprobe.Classify says
+// of r: a RCPT reply comes classified already, and reading its text again
+// would double the work.
 func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (*Failure, *Retry) {
-	msg := r.Error()
-	switch class {
-	case smtpprobe.Blocked, smtpprobe.NeedsRDNS:
-		return &Failure{Type: TypeBlocked, Message: msg, Description: desc}, nil
-	case smtpprobe.Greylisted:
-		return &Failure{Type: TypeGreylisted, Message: msg}, retryFor(r, class, "greylisted")
-	case smtpprobe.Temporary, smtpprobe.TooManyRecipients:
-		return &Failure{Type: TypeTemporary, Message: msg}, retryFor(r, class, "temporary failure")
+	f := &Failure{Type: typeOf(class), Message: r.Error(), Description: desc, Cause: causeOf(class)}
+	if smtpprobe.RetryAfter(r, class) > 0 {
+		return f, retryFor(r, class, string(f.Cause))
 	}
-	return &Failure{Type: TypeSMTP, Message: msg, Description: desc}, nil
+	return f, nil
 }
 
 // failure maps the last connection-level error to a failure. ctxErr is
@@ -131,20 +127,38 @@ func failure(ctxErr, err error) (*Failure, *Retry) {
 	case errors.As(err, &reply):
 		// A reply that ended a session (a refused banner, EHLO or MAIL
 		// FROM, or a 421), which no one classified yet.
-		class, desc := smtpprobe.Classify(reply)
+		class, desc := smtpprobe.ClassifyAt(stageOf(err), reply)
 		return replyFailure(reply, class, desc)
 	case errors.Is(err, dialer.ErrPrivateAddress):
-		return &Failure{Type: TypePrivateAddress, Message: err.Error()}, nil
+		return &Failure{Type: TypePrivateAddress, Message: err.Error(), Cause: CausePrivateAddress}, nil
 	case dialer.IsAuth(err):
-		return &Failure{Type: TypeProxyAuth, Message: err.Error()}, nil
+		return &Failure{Type: TypeProxyAuth, Message: err.Error(), Cause: CauseProxyAuth}, nil
 	case isTimeout(ctxErr, err):
-		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err)}, again
+		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err), Cause: CauseTimeout}, again
 	case errors.As(err, &pe):
-		return &Failure{Type: TypeSocks5, Message: err.Error()}, again
+		return &Failure{Type: TypeSocks5, Message: err.Error(), Cause: CauseProxy}, again
 	case errors.As(err, &perr):
-		return &Failure{Type: TypeProtocol, Message: err.Error()}, nil
+		return &Failure{Type: TypeProtocol, Message: err.Error(), Cause: CauseProtocol}, nil
 	}
-	return &Failure{Type: TypeIO, Message: err.Error()}, again
+	return &Failure{Type: TypeIO, Message: err.Error(), Cause: CauseConnection}, again
+}
+
+// stageOf returns the step of the conversation err ended, 0 if unknown.
+func stageOf(err error) smtpprobe.Stage {
+	var se *smtpprobe.StageError
+	if errors.As(err, &se) {
+		return se.Stage
+	}
+	return 0
+}
+
+// endedBy returns what ended session r: its error, or the refusal of the
+// whole session that the catch-all probe confirmed.
+func endedBy(r sessionResult) error {
+	if r.err == nil && r.out.Refused != nil {
+		return &smtpprobe.StageError{Stage: smtpprobe.StageRcpt, Err: r.out.Refused}
+	}
+	return r.err
 }
 
 // refusal returns the reply with which the server refused a session

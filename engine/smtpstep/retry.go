@@ -58,11 +58,14 @@ const (
 )
 
 // next reads how session r, which carried n addresses, ended. Neither
-// another MX host nor a retry cures a refusal of us or a proxy refusing
-// our credentials. (A private MX address is not such a failure: the next
-// host may be public.)
+// another MX host nor a retry cures a refusal of us (before any
+// recipient, or the same to every recipient and the catch-all probe) or a
+// proxy refusing our credentials. (A private MX address is not such a
+// failure: the next host may be public.)
 func next(r sessionResult, n int) nextStep {
 	switch {
+	case r.out.Refused != nil:
+		return nextEndAll // every address left would get the same refusal
 	case deferral(r) != nil:
 		return nextDeferred
 	case r.err == nil:

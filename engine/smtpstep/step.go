@@ -142,6 +142,12 @@ type Failure struct {
 	Type        string
 	Message     string
 	Description string // IpBlacklisted or NeedsRDNS, as Reacher
+	Cause       Cause  // mailprobe's finer reason (cause.go)
+	// SessionWide: the server refused the session, not the mailbox (a
+	// 5xx to the banner, EHLO or MAIL FROM, or the same refusal of us to
+	// the address and the catch-all probe). Every address of the domain
+	// gets it from that server.
+	SessionWide bool
 }
 
 // Retry says that an answer is provisional: asking again later may give a

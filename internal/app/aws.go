@@ -60,7 +60,7 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 		return awsParts{}, fmt.Errorf("%s and %s must be set", config.EnvTable, config.EnvQueueURL)
 	}
 	logger := NewLogger(stderr, cfg.LogLevel)
-	for _, w := range cfg.Warnings {
+	for _, w := range StartupWarnings(cfg) {
 		logger.Warn("configuration", "warning", w)
 	}
 	ac, err := awsconfig.LoadDefaultConfig(ctx)

@@ -41,9 +41,9 @@ func runCheck(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
 		return 2
 	}
-	// Ignored Reacher settings are worth a line: the user may expect
-	// them to act.
-	for _, w := range cfg.Warnings {
+	// Ignored Reacher settings are worth a line (the user may expect
+	// them to act), and so are a sender and EHLO name servers refuse.
+	for _, w := range app.StartupWarnings(cfg) {
 		fmt.Fprintf(env.Stderr, "mailprobe check: warning: %s\n", w)
 	}
 	emails, err := collect(fs.Args(), env.Stdin)

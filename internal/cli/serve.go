@@ -39,7 +39,7 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		addr = net.JoinHostPort(cfg.HTTPHost, strconv.Itoa(cfg.HTTPPort))
 	}
 	logger := app.NewLogger(env.Stderr, cfg.LogLevel)
-	for _, w := range cfg.Warnings {
+	for _, w := range app.StartupWarnings(cfg) {
 		logger.Warn("configuration", "warning", w)
 	}
 	if cfg.Proxy == nil && len(cfg.ProxyPool) == 0 && !cfg.AllowDirect {

@@ -25,7 +25,9 @@ func TestCheckPrintsConfigWarnings(t *testing.T) {
 	}{
 		{"Reacher-only setting", []string{"RCH__SENTRY_DSN=https://x@sentry.example/1"}, []string{"warning: RCH__SENTRY_DSN: ignoring Reacher-only setting sentry_dsn"}},
 		{"worker enable", []string{"RCH__WORKER__ENABLE=true"}, []string{"warning: RCH__WORKER__ENABLE", "no effect"}},
-		{"none", nil, nil},
+		{"Reacher's sender and EHLO name", nil, []string{"warning: from_email \"hello@localhost\"", "reject_non_fqdn_sender",
+			"warning: hello_name \"localhost\"", "reject_non_fqdn_helo_hostname"}},
+		{"none", []string{"RCH__FROM_EMAIL=probe@verify.example.com", "RCH__HELLO_NAME=verify.example.com"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
