@@ -88,7 +88,7 @@ var classifyTests = []struct {
 	{"proofpoint blocked", "554 Blocked - see https://ipcheck.proofpoint.com/?ip=192.0.2.1", Blocked, DescIPBlacklisted},
 	{"proofpoint reputation", "550 5.7.0 Mail from 192.0.2.1 refused by Proofpoint Reputation Services", Blocked, DescIPBlacklisted},
 	{"mimecast reputation", "550 csi.mimecast.org Poor Reputation Sender. - https://community.mimecast.com/docs/DOC-1369#550 [x.us31]", Blocked, DescIPBlacklisted},
-	{"mimecast envelope", "550 Envelope blocked - User Entry - https://community.mimecast.com/docs/DOC-1369#550", Blocked, DescIPBlacklisted},
+	{"mimecast envelope", "550 Envelope blocked - User Entry - https://community.mimecast.com/docs/DOC-1369#550", SenderRejected, ""},
 	{"yahoo spamhaus", "553 5.7.1 [BL21] Connections will not be accepted from 192.0.2.1, because the ip is in Spamhaus's list; see http://postmaster.yahoo.com/errors/550-bl23.html", Blocked, DescIPBlacklisted},
 	{"gmx block listed", "554-gmx.net (mxgmx117) Nemesis ESMTP Service not available\n554-No SMTP service\n554-IP address is block listed.\n" +
 		"554 For explanation visit https://www.gmx.net/mail/senderguidelines?c=bl", Blocked, DescIPBlacklisted},
@@ -114,7 +114,7 @@ var classifyTests = []struct {
 	{"gmail rate", "450-4.2.1 The user you are trying to contact is receiving mail at a rate that\n450 4.2.1 prevents additional messages from being delivered.", RateLimited, ""},
 	{"gmail 421", "421-4.7.0 [192.0.2.1] Our system has detected an unusual rate of\n421 4.7.0 unsolicited mail originating from your IP address.", RateLimited, ""},
 	{"yahoo deferred", "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1", RateLimited, ""},
-	{"mimecast 451", "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451", Temporary, ""},
+	{"mimecast 451", "451 Internal resource temporarily unavailable - https://community.mimecast.com/docs/DOC-1369#451", Greylisted, ""},
 	{"system storage", "452 4.3.1 Insufficient system storage", Temporary, ""},
 	{"4.3.0", "451 4.3.0 Mail server temporarily rejected message.", Temporary, ""},
 
@@ -156,10 +156,12 @@ var classifyTests = []struct {
 func TestClassify(t *testing.T) {
 	for _, tt := range classifyTests {
 		t.Run(tt.name, func(t *testing.T) {
-			class, desc := Classify(parse(t, tt.reply))
+			r := parse(t, tt.reply)
+			class, desc := Classify(r)
 			if class != tt.class || desc != tt.desc {
 				t.Errorf("Classify(%q) = %v, %q; want %v, %q", tt.reply, class, desc, tt.class, tt.desc)
 			}
+			checkMechanism(t, r, class)
 		})
 	}
 	t.Run("nil", func(t *testing.T) {

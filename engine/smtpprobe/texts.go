@@ -40,7 +40,10 @@ var wordLists = [numWordLists][][]byte{
 		"too many concurrent", "too many simultaneous", "connection limit", "too much mail",
 		"too many messages from", "too many recipients from", "unusual rate", "at a rate",
 		"sending rate", "message rate", "unexpected volume", "temporarily deferred",
-		"throttl", "server busy", "too fast", "sending quota",
+		"throttl", "server busy", "too fast", "sending quota", "too quickly",
+		"excessive volume",                // iCloud: deferred due to excessive volume
+		"excessive unknown recipients",    // Yahoo: deprioritized
+		"limits for how many", "per hour", // Outlook.com RP-001
 	),
 	dbebWords: words(
 		"recipient address rejected", // 550 5.4.1 Recipient address rejected: Access denied
@@ -70,6 +73,8 @@ var wordLists = [numWordLists][][]byte{
 		"domain of sender", "sender's domain", "sender not authorized", "sender is not authorized",
 		"sender denied", "envelope sender", "reverse-path", "reverse path",
 		"spf", "sender policy framework", "dmarc", "unauthenticated",
+		"envelope blocked", "envelope from", // Mimecast's blocked-senders policies
+		"spoof", // Mimecast's anti-spoofing policy, Barracuda's "rejecting spoofed message"
 	),
 	blocklistWords: words(
 		"blacklist", "black list", "blocklist", "block list", "block-list",
@@ -88,9 +93,13 @@ var wordLists = [numWordLists][][]byte{
 		"sbrs score too low",    // Cisco IronPort
 		"client host rejected",  // Postfix: a restriction on our IP or host name
 		"client host blocked",
+		"ip reputation",       // Mimecast: Local CT IP Reputation - (reject)
+		"network not allowed", // Mimecast: Host network not allowed (geography)
 	),
 	greylistWords: words(
 		"greylist", "graylist", "grey list", "gray list", "grey-list", "gray-list",
+		// Mimecast's greylisting reply (451, no enhanced code)
+		"internal resources are temporarily unavailable", "internal resource temporarily unavailable",
 	),
 	retryLaterWords: words(
 		"try again later", "try later", "retry later", "please retry", "come back later",
