@@ -81,7 +81,6 @@ func TestPostfixMessageRateLimit(t *testing.T) {
 		t.Error("a rate-limited address must be retried later")
 	}
 	t.Run("VerifyBatch", func(t *testing.T) {
-		t.Skip("PENDING-ENGINE-FLOW: needs issue 9 items 3-5")
 		before := len(s.Clients())
 		for _, r := range verifyBatch(t, v, "k3@limits.test", "k4@limits.test", "k5@limits.test", "k6@limits.test", "x1@limits.test") {
 			check(t, r, want{verdict: engine.Unknown, cause: engine.CauseRateLimited})

@@ -277,10 +277,10 @@ func (s *session) settleCatchAll(r *Reply) {
 	if r == nil {
 		return
 	}
-	switch class, _ := Classify(r); class {
-	case Deliverable:
+	switch class, _ := Classify(r); {
+	case class == Deliverable:
 		s.out.CatchAll = ptrTo(true)
-	case Invalid:
+	case Refuses(r, class):
 		s.out.CatchAll = ptrTo(false)
 	}
 }

@@ -44,6 +44,24 @@ func (c Class) AboutUs() bool {
 	return false
 }
 
+// Refuses reports whether r, of class c, permanently refuses a recipient
+// for the recipient's own reason: no such user, disabled, full, or a 5xx
+// the table cannot read but that is neither about us nor a limit. A
+// catch-all domain accepts every recipient, so such a refusal of the
+// catch-all probe means the domain is not one; OpenSMTPD, for one,
+// answers an unknown virtual user "524 5.2.4 Mailing list expansion
+// problem".
+func Refuses(r *Reply, c Class) bool {
+	if r == nil || !r.Permanent() {
+		return false
+	}
+	switch c {
+	case Invalid, Disabled, FullInbox, Unknown:
+		return true
+	}
+	return false
+}
+
 // ClassifyAt is Classify for a reply that refused stage. Before RCPT no
 // mailbox has been named, so a reply the table reads as a mailbox answer,
 // or not at all, is about us: the sender at MAIL FROM, the EHLO name at

@@ -41,3 +41,30 @@ func TestStageErrorUnwrapsTheReply(t *testing.T) {
 		t.Errorf("StageError %q does not carry the reply", err)
 	}
 }
+
+func TestRefuses(t *testing.T) {
+	tests := []struct {
+		reply string
+		want  bool
+	}{
+		{"550 5.1.1 user unknown", true},
+		{"524 5.2.4 Mailing list expansion problem: <x@b.test>", true},
+		{"550 5.2.1 mailbox disabled", true},
+		{"554 Transaction failed", true},
+		{"550 5.7.1 Message rejected due to local policy", false},
+		{"504 5.5.2 <hello@localhost>: Sender address rejected: need fully-qualified address", false},
+		{"552 5.5.3 Too many recipients", false},
+		{"550 Daily sending quota exceeded", false},
+		{"450 4.1.1 user unknown", false},
+		{"250 2.1.5 OK", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.reply, func(t *testing.T) {
+			r := parse(t, tt.reply)
+			c, _ := Classify(r)
+			if got := Refuses(r, c); got != tt.want {
+				t.Errorf("Refuses(%q) = %v, want %v", tt.reply, got, tt.want)
+			}
+		})
+	}
+}

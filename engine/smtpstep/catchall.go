@@ -23,8 +23,10 @@ import (
 //     asked again with the address they saw. The address is an HMAC of
 //     the job and the domain under a per-deployment secret: stored
 //     nowhere, and no server can guess the next job's.
-//   - Only an accept (catch-all) or a "no such user" (not catch-all)
-//     answers the question. A transient reply defers it: it is asked
+//   - Only an accept (catch-all) or a permanent refusal of the probe for
+//     the recipient's own reason (not catch-all: "no such user", or any
+//     5xx not about us or a limit, smtpprobe.Refuses) answers the
+//     question. A transient reply defers it: it is asked
 //     again after greylist_wait, and an accepted address whose probe is
 //     still deferred gets the probe's retry. Anything else leaves it
 //     unanswered for good.
@@ -143,7 +145,7 @@ func (c *catchAll) settle(claimed string, out *smtpprobe.Outcome) {
 	switch class, _ := smtpprobe.Classify(r); {
 	case class == smtpprobe.Deliverable:
 		c.state = probeYes
-	case class == smtpprobe.Invalid:
+	case smtpprobe.Refuses(r, class):
 		c.state = probeNo
 	case r.Temporary():
 		c.state = probeDeferred
