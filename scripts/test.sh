@@ -24,6 +24,9 @@ set -a; source .emulators/env; set +a
 export MAILPROBE_RIE="$PWD/.tools/bin/aws-lambda-rie"
 
 echo "== go test -race"
+# Packages run in parallel; the real-server suites (e2e, e2e/mta with
+# Postfix, postgrey, Exim and OpenSMTPD, e2e/proxies) are packages of their
+# own so they overlap with the unit tests instead of adding to them.
 go test -race -timeout 12m ./...
 
 echo "== fuzz ($FUZZTIME each)"
