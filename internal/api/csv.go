@@ -12,9 +12,10 @@ import (
 	"github.com/mailprobe/mailprobe/internal/store"
 )
 
-// csvHeader is Reacher's CSV export header, column for column
-// (backend/src/http/v1/bulk/get_results/csv_helper.rs).
-func csvHeader() []string {
+// CSVHeader is Reacher's CSV export header, column for column
+// (backend/src/http/v1/bulk/get_results/csv_helper.rs). `mailprobe check
+// --format csv` writes the same columns.
+func CSVHeader() []string {
 	return []string{
 		"input", "is_reachable", "misc.is_disposable", "misc.is_role_account", "misc.gravatar_url",
 		"mx.accepts_mail", "smtp.can_connect", "smtp.has_full_inbox", "smtp.is_catch_all",
@@ -30,7 +31,7 @@ func csvHeader() []string {
 func (s *server) writeCSV(w http.ResponseWriter, id, status string, recs []store.Record) {
 	var buf bytes.Buffer
 	cw := csv.NewWriter(&buf)
-	_ = cw.Write(csvHeader()) // writes to a bytes.Buffer cannot fail
+	_ = cw.Write(CSVHeader()) // writes to a bytes.Buffer cannot fail
 	for _, rec := range recs {
 		row, err := csvRow(rec.Result)
 		if err != nil {
@@ -52,15 +53,21 @@ func (s *server) writeCSV(w http.ResponseWriter, id, status string, recs []store
 	_, _ = w.Write(buf.Bytes())
 }
 
-// csvRow flattens one stored result. Reacher's exporter reads a key that
-// never exists for mx.accepts_mail and writes the error object as raw JSON;
-// here every column carries the real value, and error is "<type>: <message>"
-// of the first failed step, smtp before mx before misc.
+// csvRow flattens one stored result.
 func csvRow(raw json.RawMessage) ([]string, error) {
 	var r engine.Result
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, fmt.Errorf("decode stored result: %w", err)
 	}
+	return CSVRow(&r), nil
+}
+
+// CSVRow flattens a result into CSVHeader's columns. Reacher's exporter
+// reads a key that never exists for mx.accepts_mail and writes the error
+// object as raw JSON; here every column carries the real value, and error
+// is "<type>: <message>" of the first failed step, smtp before mx before
+// misc.
+func CSVRow(r *engine.Result) []string {
 	b := strconv.FormatBool
 	gravatar := ""
 	if r.Misc.Value.GravatarURL != nil {
@@ -81,5 +88,5 @@ func csvRow(raw json.RawMessage) ([]string, error) {
 		b(r.SMTP.Value.IsDeliverable), b(r.SMTP.Value.IsDisabled),
 		b(r.Syntax.IsValidSyntax), r.Syntax.Domain, r.Syntax.Username,
 		stepErr,
-	}, nil
+	}
 }

@@ -115,8 +115,9 @@ func (s *jobServers) config(b *testing.B) config.Config {
 	return cfg
 }
 
-// serveLocal runs `mailprobe serve` on loopback until the benchmark ends.
-func serveLocal(b *testing.B, cfg config.Config) (base string) {
+// serveLocal runs `mailprobe serve` on loopback until the test or
+// benchmark ends.
+func serveLocal(b testing.TB, cfg config.Config) (base string) {
 	b.Helper()
 	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler), prom.New(prom.Options{}))
 	if err != nil {

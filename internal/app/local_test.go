@@ -80,7 +80,7 @@ func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) (base str
 	}
 }
 
-func call(t *testing.T, method, url, body string) (int, []byte) {
+func call(t testing.TB, method, url, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {

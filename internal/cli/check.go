@@ -1,39 +1,34 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strings"
-
-	"golang.org/x/sync/errgroup"
+	"os"
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/app"
 )
-
-// maxStdinLine bounds one line read from stdin; an address is ≤ 254 octets.
-const maxStdinLine = 64 << 10
 
 func runCheck(ctx context.Context, args []string, env Env) int {
 	fs := flag.NewFlagSet("mailprobe check", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	var ef engineFlags
 	ef.register(fs)
-	concurrency := fs.Int("concurrency", 4, "addresses verified at the same time")
+	concurrency := fs.Int("concurrency", engine.DefaultBatchDomains, "`domains` checked at the same time (a domain's addresses share SMTP sessions)")
+	in := inputs{stdin: env.Stdin}
+	fs.StringVar(&in.file, "input", "", "read addresses from `FILE`: one per line, or a CSV file with --column")
+	fs.StringVar(&in.column, "column", "", "the CSV `column` (header name) that holds the addresses")
+	output := fs.String("output", "", "write results to `FILE` instead of stdout")
+	format := fs.String("format", "json", "output `format`: json (one result per line) or csv (the bulk export's columns)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *concurrency < 1 {
-		fmt.Fprintln(env.Stderr, "mailprobe check: --concurrency must be at least 1")
-		return 2
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprintln(env.Stderr, "mailprobe check: give at least one address, or - to read them from stdin")
+	in.args = fs.Args()
+	if err := checkFlags(*concurrency, in); err != nil {
+		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
 		return 2
 	}
 	cfg, err := ef.load(env.Environ)
@@ -46,7 +41,7 @@ func runCheck(ctx context.Context, args []string, env Env) int {
 	for _, w := range app.StartupWarnings(cfg) {
 		fmt.Fprintf(env.Stderr, "mailprobe check: warning: %s\n", w)
 	}
-	emails, err := collect(fs.Args(), env.Stdin)
+	emails, err := in.collect()
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
 		return 2
@@ -59,67 +54,64 @@ func runCheck(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
 		return 2
 	}
-	if err := checkAll(ctx, v, emails, *concurrency, env.Stdout); err != nil {
+	out, closeOut, err := openOutput(*output, env.Stdout)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
+		return 2
+	}
+	rw, err := newResultWriter(*format, out)
+	if err == nil {
+		l := newLister(v, app.RetryPolicy(cfg), *concurrency)
+		err = checkList(ctx, l, emails, rw, env.Stderr)
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		fmt.Fprintf(env.Stderr, "mailprobe check: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-// collect expands "-" into the lines of stdin, skipping blank lines.
-func collect(args []string, stdin io.Reader) ([]string, error) {
-	var out []string
-	for _, a := range args {
-		if a != "-" {
-			out = append(out, a)
-			continue
-		}
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 4096), maxStdinLine)
-		for sc.Scan() {
-			if line := strings.TrimSpace(sc.Text()); line != "" {
-				out = append(out, line)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("read stdin: %w", err)
-		}
+// checkFlags reports a bad combination of flags.
+func checkFlags(concurrency int, in inputs) error {
+	switch {
+	case concurrency < 1:
+		return errors.New("--concurrency must be at least 1")
+	case len(in.args) == 0 && in.file == "":
+		return errors.New("give at least one address, - to read them from stdin, or --input FILE")
 	}
-	return out, nil
+	return nil
 }
 
-// checkAll verifies concurrently and prints results in input order: each
-// result waits for those before it, so output streams as soon as it can.
-func checkAll(ctx context.Context, v *engine.Verifier, emails []string, concurrency int, w io.Writer) error {
-	results := make([]chan engine.Result, len(emails))
-	for i := range results {
-		results[i] = make(chan engine.Result, 1)
+// openOutput returns the file named by --output (created or truncated),
+// or stdout, and how to close it.
+func openOutput(name string, stdout io.Writer) (io.Writer, func() error, error) {
+	if name == "" {
+		return stdout, func() error { return nil }, nil
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency)
-	launched := make(chan struct{})
-	go func() {
-		defer close(launched)
-		for i, e := range emails {
-			g.Go(func() error {
-				r, err := v.Verify(gctx, engine.Request{ToEmail: e})
-				results[i] <- r
-				return err
-			})
-		}
-	}()
-	enc := json.NewEncoder(w)
-	for i := range emails {
-		select {
-		case r := <-results[i]:
-			if err := enc.Encode(r); err != nil {
-				return fmt.Errorf("write result: %w", err)
-			}
-		case <-ctx.Done():
-			<-launched
-			return errors.Join(ctx.Err(), g.Wait())
-		}
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--output: %w", err)
 	}
-	<-launched
-	return g.Wait()
+	return f, f.Close, nil
+}
+
+// checkList checks emails with l and writes the results in input order,
+// with a progress line on stderr when it is a terminal.
+func checkList(ctx context.Context, l *lister, emails []string, rw resultWriter, stderr io.Writer) error {
+	board := newRetryBoard()
+	prog := newProgress(stderr, len(emails), board)
+	stop := make(chan struct{})
+	go prog.tick(stop)
+	sink := newInOrder(rw, len(emails))
+	err := l.run(ctx, emails, func(i int, r engine.Result) {
+		board.forget(i)
+		sink.put(i, r)
+		prog.add()
+	}, board)
+	close(stop)
+	prog.end()
+	return errors.Join(err, sink.close())
 }

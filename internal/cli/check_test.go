@@ -13,7 +13,7 @@ import (
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
 
-func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+func run(t testing.TB, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Run(context.Background(), args, Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb})

@@ -17,7 +17,7 @@ type Env struct {
 const usage = `usage: mailprobe <command> [flags]
 
 commands:
-  check [flags] EMAIL...   verify addresses ("-" reads one per line from stdin)
+  check [flags] EMAIL...   verify addresses ("-" reads one per line from stdin, --input FILE a list)
   serve [flags]            run the HTTP API with the embedded queue and store
   doctor [flags]           check the DNS resolver and each proxy against a real MX
   version                  print the version

@@ -39,7 +39,9 @@ var engineFlagList = []engineFlag{
 	{"smtp-timeout", "smtp_timeout", "overall SMTP `duration` per address (default 45s)", durationFlag},
 	{"allow-private-mx", "allow_private_mx", "allow MX hosts on loopback, private and link-local addresses", boolFlag},
 	{"allow-direct", "allow_direct", "connect to MX hosts without a proxy (only where port 25 is open)", boolFlag},
-	{"greylist-wait", "greylist_wait", "when greylisted, wait this `duration` and retry once (0: don't)", durationFlag},
+	{"greylist-wait", "greylist_wait", "when greylisted, wait this `duration` and ask once more in the same check (0: don't)", durationFlag},
+	{"retry-schedule", "retry.schedule", "`waits` between later checks after temporary answers, comma-separated (default 1m,5m,15m)", textFlag},
+	{"retry-window", "retry.window", "stop retrying an address this `duration` after its first temporary answer (default 30m)", durationFlag},
 	{"strict-config", "strict_config", "fail on unknown configuration keys instead of warning", boolFlag},
 }
 
