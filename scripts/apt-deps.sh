@@ -114,10 +114,8 @@ for p in "${download_pkgs[@]}"; do
 	touch "$pkgs_dir/.$p.done"
 done
 
-# The package scripts may have started a daemon despite policy-rc.d (some call
-# their binary directly); stop anything listening on the well-known ports.
-for d in postfix postgrey danted prometheus; do
-	pkill -x "$d" 2>/dev/null || true
-done
-postfix stop >/dev/null 2>&1 || true
+# policy-rc.d keeps the packages' init scripts from starting daemons. Stop
+# only the system Postfix instance (its default config dir), never a private
+# instance a test may be running, and nothing else by name.
+postfix -c /etc/postfix stop >/dev/null 2>&1 || true
 echo "apt-deps: installed ${need_install[*]} ${need_libs[*]}; unpacked ${download_pkgs[*]} under $pkgs_dir/root"
