@@ -124,10 +124,12 @@ func TestAPIEvents(t *testing.T) {
 		{"api-not-found.json", 404, `"error"`},
 		{"api-bulk-status.json", 404, `"error"`},
 		{"api-bulk-results-csv.json", 404, `"error"`},
+		{"api-bulk-export.json", 404, `"error"`},
+		{"api-bulk-create-v0.json", 200, `"job_id"`},
 		{"api-bulk-create.json", 200, `"job_id"`},
 		// The deployed stack checks its own proxy: reached, authenticated,
 		// CONNECT to the MX of example.com, banner and EHLO through it.
-		{"api-doctor.json", 200, `"name":"ehlo","proxy":"pool-0","status":"pass"`},
+		{"api-doctor.json", 200, `"name":"ehlo","proxy":"url1","status":"pass"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -267,7 +267,7 @@ func TestVerifyBatchDeadDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range got {
-		if errType(r.SMTP) != "Timeout" || r.Retry == nil {
+		if errType(r.SMTP) != "Timeout/timeout" || r.Retry == nil {
 			t.Errorf("%s: %+v retry %v, want Timeout with a retry hint", r.Input, r.SMTP.Err, r.Retry)
 		}
 	}

@@ -36,9 +36,9 @@ func TestVerifyDNSRetryHint(t *testing.T) {
 		mxError string
 		retry   bool
 	}{
-		{"x@servfail.test", engine.Unknown, "ResolveError", true},
-		{"x@refused.test", engine.Unknown, "ResolveError", true},
-		{"x@silent.test", engine.Unknown, "ResolveError", true},
+		{"x@servfail.test", engine.Unknown, "ResolveError/dns", true},
+		{"x@refused.test", engine.Unknown, "ResolveError/dns", true},
+		{"x@silent.test", engine.Unknown, "ResolveError/dns", true},
 		{"x@does-not-exist.test", engine.Invalid, "", false},
 		{"x@nullmx.test", engine.Invalid, "", false},
 		{"x@nomail.test", engine.Invalid, "", false},

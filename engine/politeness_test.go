@@ -149,7 +149,7 @@ func TestLimiterFailureIsRetryable(t *testing.T) {
 	srv := e.mailServer(t, "nolimit.test", smtptest.Options{CatchAll: true})
 	v := e.verifier(t, func(c *engine.Config) { c.Limiter = refusingLimiter{} })
 	r := verify(t, v, "x@nolimit.test", srv.Port())
-	if errType(r.SMTP) != engine.ErrTypeIO || r.Retry == nil || r.IsReachable != engine.Unknown {
+	if errType(r.SMTP) != engine.ErrTypeIO+"/"+string(engine.CauseConnection) || r.Retry == nil || r.IsReachable != engine.Unknown {
 		t.Errorf("got %s %+v retry %v, want unknown IOError with a retry hint", r.IsReachable, r.SMTP.Err, r.Retry)
 	}
 	if srv.Sessions() != 0 {

@@ -96,10 +96,8 @@ func (r Request) Validate() error {
 	if r.SMTPTimeout != nil && (r.SMTPTimeout.Std() <= 0 || r.SMTPTimeout.Std() > 10*time.Minute) {
 		return fmt.Errorf("smtp_timeout must be between 1ns and 10 minutes")
 	}
-	if strings.ContainsFunc(r.HelloName, isSpaceOrControl) {
-		// RFC 5321 §4.1.1.1: EHLO takes one domain or address literal;
-		// white space or a line break would smuggle in more.
-		return fmt.Errorf("hello_name must be a single word without spaces or line breaks")
+	if err := CheckHelloName(r.HelloName); err != nil {
+		return err
 	}
 	if err := checkFromEmail(r.FromEmail); err != nil {
 		return err
@@ -121,6 +119,21 @@ func (r Request) Validate() error {
 	} {
 		if _, err := ParseMethod(string(f.m)); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// CheckHelloName accepts an empty name (the default) or one word of
+// printable ASCII. RFC 5321 §4.1.1.1: EHLO takes one domain or address
+// literal, both ASCII (§4.1.2; even SMTPUTF8 keeps EHLO ASCII, RFC 6531
+// §3.7.1). White space or a line break would smuggle in more commands, and
+// Unicode separators (U+2028, U+0085, ...) are line breaks to some
+// software on the way.
+func CheckHelloName(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return fmt.Errorf("hello_name must be a single word of printable ASCII (no spaces, line breaks or other characters)")
 		}
 	}
 	return nil

@@ -26,6 +26,12 @@ func TestRequestValidate(t *testing.T) {
 		{"hello_name space", engine.Request{ToEmail: "a@b.test", HelloName: "mx evil"}, "hello_name must be a single word"},
 		{"hello_name DEL", engine.Request{ToEmail: "a@b.test", HelloName: "mx\x7f"}, "hello_name must be a single word"},
 		{"hello_name ok", engine.Request{ToEmail: "a@b.test", HelloName: "mx.mailprobe.test"}, ""},
+		// Unicode line and paragraph separators, NEL and no-break space:
+		// not ASCII, so not a hostname, and line breaks to some software.
+		{"hello_name U+2028", engine.Request{ToEmail: "a@b.test", HelloName: "mx\u2028RCPT"}, "hello_name must be a single word of printable ASCII"},
+		{"hello_name NEL", engine.Request{ToEmail: "a@b.test", HelloName: "mx\u0085x"}, "hello_name must be a single word of printable ASCII"},
+		{"hello_name NBSP", engine.Request{ToEmail: "a@b.test", HelloName: "mx\u00a0x"}, "hello_name must be a single word of printable ASCII"},
+		{"hello_name IDN", engine.Request{ToEmail: "a@b.test", HelloName: "mx.bücher.test"}, "hello_name must be a single word of printable ASCII"},
 		{"first bad method in order", engine.Request{ToEmail: "a@b.test", YahooVerifMethod: "x", HotmailB2BVerifMethod: "y", GmailVerifMethod: "Smtp"},
 			"hotmailb2b_verif_method"},
 		{"hello_name before from_email and methods", engine.Request{ToEmail: "a@b.test", HelloName: "a\tb", FromEmail: "x",

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -94,20 +95,31 @@ type SMTP struct {
 }
 
 // StepError is the error object that replaces a failed step in the result:
-// {"error":{"type":"Timeout","message":"..."}} with an optional sibling
-// "description" such as "IpBlacklisted" or "NeedsRDNS".
+// {"error":{"type":"<Type>","message":"..."}} with an optional sibling
+// "description" ("IpBlacklisted" or "NeedsRDNS") and mailprobe's sibling
+// "cause". Type and Description take only the values of Reacher's enums
+// (ErrType*, smtpprobe.Desc*), because a strict client fails on a value
+// it does not know; the finer reason is Cause, a field such clients skip.
 type StepError struct {
-	Type        string
-	Message     string
-	Description string
-	// Cause is mailprobe's finer reason (smtp step only); it is not part
-	// of Reacher's error object.
-	Cause Cause
+	Type        string    // Reacher's error type name (ErrType*)
+	Message     string    // what failed, for people
+	Description string    // "IpBlacklisted", "NeedsRDNS" or ""
+	Cause       Cause     // mailprobe's finer reason (cause.go), "" when none
+	Timeout     *Duration // for Type Timeout: the time allowed, Reacher's message
 	// SessionWide reports a refusal of the whole session rather than of
 	// the mailbox: the server refused the banner, EHLO or MAIL FROM, or
 	// gave the catch-all probe the same refusal as the address. Every
-	// address of the domain gets it from that server.
+	// address of the domain gets it from that server. Not serialised.
 	SessionWide bool
+}
+
+// Text is the error's message as text, also for a Timeout, whose JSON
+// message is Reacher's {secs, nanos} duration.
+func (e *StepError) Text() string {
+	if e.Message == "" && e.Timeout != nil {
+		return "timed out after " + e.Timeout.Std().String()
+	}
+	return e.Message
 }
 
 // Step holds either the value of a step or the error that replaced it.
@@ -124,24 +136,38 @@ func Failed[T any](e *StepError) Step[T] { return Step[T]{Err: e} }
 
 type stepErrorJSON struct {
 	Error struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
+		Type    string          `json:"type"`
+		Message json.RawMessage `json:"message"`
 	} `json:"error"`
 	Description *string `json:"description,omitempty"`
+	Cause       Cause   `json:"cause,omitempty"`
 }
 
-// MarshalJSON writes the value, or Reacher's error object when the step failed.
+// MarshalJSON writes the value, or Reacher's error object when the step
+// failed. Reacher serialises its Timeout(Duration) variant with the
+// duration as the message: {"type":"Timeout","message":{"secs":45,"nanos":0}}.
 func (s Step[T]) MarshalJSON() ([]byte, error) {
 	if s.Err == nil {
 		return json.Marshal(s.Value)
 	}
-	var e stepErrorJSON
+	var (
+		e   stepErrorJSON
+		err error
+	)
 	e.Error.Type = s.Err.Type
-	e.Error.Message = s.Err.Message
+	if s.Err.Type == ErrTypeTimeout && s.Err.Timeout != nil {
+		e.Error.Message, err = json.Marshal(*s.Err.Timeout)
+	} else {
+		e.Error.Message, err = json.Marshal(s.Err.Message)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if s.Err.Description != "" {
 		d := s.Err.Description
 		e.Description = &d
 	}
+	e.Cause = s.Err.Cause
 	return json.Marshal(e)
 }
 
@@ -155,7 +181,18 @@ func (s *Step[T]) UnmarshalJSON(b []byte) error {
 		if err := json.Unmarshal(b, &e); err != nil {
 			return err
 		}
-		s.Err = &StepError{Type: e.Error.Type, Message: e.Error.Message}
+		s.Err = &StepError{Type: e.Error.Type, Cause: e.Cause}
+		if m := bytes.TrimSpace(e.Error.Message); len(m) > 0 && m[0] == '{' {
+			var d Duration
+			if err := json.Unmarshal(m, &d); err != nil {
+				return err
+			}
+			s.Err.Timeout = &d
+		} else if len(m) > 0 && string(m) != "null" {
+			if err := json.Unmarshal(m, &s.Err.Message); err != nil {
+				return err
+			}
+		}
 		if e.Description != nil {
 			s.Err.Description = *e.Description
 		}
@@ -206,22 +243,17 @@ type VerifMethod struct {
 	VerifMethod *SMTPVerifDetails `json:"verif_method,omitempty"`
 }
 
-// SMTPVerifDetails are the SMTP settings a check used. The proxy is shown
-// without its password.
+// SMTPVerifDetails are the SMTP settings a check used. The proxy is named
+// by its id, as Reacher does: "default" for [proxy] (and for a request's
+// own proxy), the id of an [overrides.proxies] entry, or url1, url2, ...
+// for proxies given as URLs, by position.
 type SMTPVerifDetails struct {
-	FromEmail   string     `json:"from_email"`
-	HelloName   string     `json:"hello_name"`
-	Proxy       *ProxyInfo `json:"proxy"`
-	SMTPPort    int        `json:"smtp_port"`
-	SMTPTimeout *Duration  `json:"smtp_timeout"`
-	Retries     int        `json:"retries"`
-}
-
-// ProxyInfo is a redacted description of the proxy a check went through.
-type ProxyInfo struct {
-	Host     string  `json:"host"`
-	Port     int     `json:"port"`
-	Username *string `json:"username"`
+	FromEmail   string    `json:"from_email"`
+	HelloName   string    `json:"hello_name"`
+	Proxy       *string   `json:"proxy"` // the proxy's id, as in Reacher: never its address or credentials
+	SMTPPort    int       `json:"smtp_port"`
+	SMTPTimeout *Duration `json:"smtp_timeout"`
+	Retries     int       `json:"retries"`
 }
 
 // DebugExtra carries mailprobe's additions, ignored by Reacher clients.

@@ -44,10 +44,13 @@ func TestStepErrorShape(t *testing.T) {
 		step Step[SMTP]
 		want string
 	}{
-		{"plain", Failed[SMTP](&StepError{Type: "Timeout", Message: "timed out"}),
-			`{"error":{"type":"Timeout","message":"timed out"}}`},
-		{"with description", Failed[SMTP](&StepError{Type: "Blocked", Message: "554 5.7.1 listed", Description: "IpBlacklisted"}),
-			`{"error":{"type":"Blocked","message":"554 5.7.1 listed"},"description":"IpBlacklisted"}`},
+		{"plain", Failed[SMTP](&StepError{Type: ErrTypeIO, Message: "connection reset"}),
+			`{"error":{"type":"IOError","message":"connection reset"}}`},
+		// Reacher's Timeout(Duration): the message is the time allowed.
+		{"timeout", Failed[SMTP](&StepError{Type: ErrTypeTimeout, Cause: CauseTimeout, Timeout: &Duration{Secs: 45, Nanos: 5}}),
+			`{"error":{"type":"Timeout","message":{"secs":45,"nanos":5}},"cause":"timeout"}`},
+		{"with description and cause", Failed[SMTP](&StepError{Type: ErrTypeSMTP, Message: "554 5.7.1 listed", Description: "IpBlacklisted", Cause: "blocked"}),
+			`{"error":{"type":"AsyncSmtpError","message":"554 5.7.1 listed"},"description":"IpBlacklisted","cause":"blocked"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,9 +65,28 @@ func TestStepErrorShape(t *testing.T) {
 			if err := json.Unmarshal(got, &back); err != nil {
 				t.Fatal(err)
 			}
-			if back.Err == nil || *back.Err != *tt.step.Err {
+			if back.Err == nil || back.Err.Type != tt.step.Err.Type || back.Err.Message != tt.step.Err.Message ||
+				back.Err.Description != tt.step.Err.Description || back.Err.Cause != tt.step.Err.Cause ||
+				(back.Err.Timeout == nil) != (tt.step.Err.Timeout == nil) ||
+				(back.Err.Timeout != nil && *back.Err.Timeout != *tt.step.Err.Timeout) {
 				t.Errorf("decoded %+v, want %+v", back.Err, tt.step.Err)
 			}
 		})
+	}
+}
+
+// TestErrorVocabularyIsReachers: every error type the engine can write is
+// a variant of Reacher's enums (SmtpError, MxError), which strict clients
+// deserialise.
+func TestErrorVocabularyIsReachers(t *testing.T) {
+	reacher := map[string]bool{
+		"AsyncSmtpError": true, "IOError": true, "Timeout": true, "Socks5": true, "AnyhowError": true,
+		"YahooError": true, "GmailError": true, "HeadlessError": true, "Microsoft365Error": true,
+		"ResolveError": true, "IoError": true,
+	}
+	for _, typ := range []string{ErrTypeSMTP, ErrTypeIO, ErrTypeTimeout, ErrTypeSocks5, ErrTypeAnyhow, ErrTypeResolve, ErrTypeMXIO} {
+		if !reacher[typ] {
+			t.Errorf("error type %q is not one of Reacher's", typ)
+		}
 	}
 }

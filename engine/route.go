@@ -11,22 +11,6 @@ import (
 	"github.com/mailprobe/mailprobe/engine/smtpstep"
 )
 
-// Error types of the smtp step. They extend Reacher's (Timeout, Socks5,
-// IOError) with precise kinds; the API documents every one.
-const (
-	ErrTypeTimeout        = smtpstep.TypeTimeout
-	ErrTypeSocks5         = smtpstep.TypeSocks5
-	ErrTypeProxyAuth      = smtpstep.TypeProxyAuth
-	ErrTypePrivateAddress = smtpstep.TypePrivateAddress
-	ErrTypeIO             = smtpstep.TypeIO
-	ErrTypeProtocol       = smtpstep.TypeProtocol
-	ErrTypeBlocked        = smtpstep.TypeBlocked
-	ErrTypeGreylisted     = smtpstep.TypeGreylisted
-	ErrTypeTemporary      = smtpstep.TypeTemporary
-	ErrTypeSMTP           = smtpstep.TypeSMTP
-	ErrTypeResolve        = "ResolveError"
-)
-
 // route is a planned SMTP step: the step's route and what the result
 // reports about it.
 type route struct {
@@ -56,9 +40,9 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	}
 	switch method {
 	case MethodSkip:
-		return route{}, &StepError{Type: "Skipped", Message: fmt.Sprintf("SMTP verification is switched off for %s", providerName(prov))}
+		return route{}, &StepError{Type: ErrTypeAnyhow, Cause: CauseSkipped, Message: fmt.Sprintf("SMTP verification is switched off for %s", providerName(prov))}
 	case MethodAPI, MethodHeadless:
-		return route{}, &StepError{Type: "Skipped", Message: fmt.Sprintf("mailprobe verifies %s over SMTP only; api and headless methods are not available", providerName(prov))}
+		return route{}, &StepError{Type: ErrTypeAnyhow, Cause: CauseSkipped, Message: fmt.Sprintf("mailprobe verifies %s over SMTP only; api and headless methods are not available", providerName(prov))}
 	}
 	rt := route{provider: prov, retries: s.Retries, step: smtpstep.Route{
 		Hosts: hosts, HelloName: s.HelloName, FromEmail: s.FromEmail, Port: s.Port,
@@ -66,11 +50,17 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	}}
 	switch {
 	case req.Proxy != nil:
-		p := dialer.Proxy{Host: req.Proxy.Host, Port: req.Proxy.Port, Username: req.Proxy.Username,
+		p := dialer.Proxy{ID: DefaultProxyID, Host: req.Proxy.Host, Port: req.Proxy.Port, Username: req.Proxy.Username,
 			Password: req.Proxy.Password, Timeout: time.Duration(req.Proxy.TimeoutMS) * time.Millisecond}
-		d, err := dialer.NewSOCKS5(p)
+		// The request's proxy is the client's choice: it passes the SSRF
+		// guard MX hosts pass, at connect time.
+		var guard []dialer.SOCKS5Option
+		if !v.cfg.AllowPrivateMX {
+			guard = append(guard, dialer.GuardProxy(v.cfg.CheckAddr))
+		}
+		d, err := dialer.NewSOCKS5(p, guard...)
 		if err != nil {
-			return route{}, &StepError{Type: "Socks5", Message: err.Error()}
+			return route{}, &StepError{Type: ErrTypeSocks5, Cause: CauseProxy, Message: err.Error()}
 		}
 		rt.step.Dialer, rt.step.Proxy = d, &p
 	case o.ProxyID != "":
@@ -85,7 +75,7 @@ func (v *Verifier) plan(hosts []mx.Host, req Request) (route, *StepError) {
 	case v.cfg.AllowDirect:
 		rt.step.Dialer = v.direct
 	default:
-		return route{}, &StepError{Type: "NoProxy", Message: ErrNoProxy.Error()}
+		return route{}, &StepError{Type: ErrTypeAnyhow, Cause: CauseNoProxy, Message: ErrNoProxy.Error()}
 	}
 	return rt, nil
 }
@@ -97,16 +87,22 @@ func providerName(p Provider) string {
 	return string(p)
 }
 
-func proxyInfo(p *dialer.Proxy) *ProxyInfo {
+// proxyInfo is the proxy's id as the result reports it (see
+// SMTPVerifDetails), nil without a proxy. A proxy without an id is the
+// default one.
+func proxyInfo(p *dialer.Proxy) *string {
 	if p == nil {
 		return nil
 	}
-	pi := &ProxyInfo{Host: p.Host, Port: p.Port}
-	if p.Username != "" {
-		pi.Username = ptr(p.Username)
+	if p.ID == "" {
+		return ptr(DefaultProxyID)
 	}
-	return pi
+	return ptr(p.ID)
 }
+
+// DefaultProxyID names the top-level proxy, and a request's own proxy, as
+// Reacher names them.
+const DefaultProxyID = "default"
 
 // smtpStep runs the SMTP step for one address and fills the smtp object,
 // the debug details and the retry hint.
@@ -160,8 +156,12 @@ func report(res *Result, rt route, a smtpstep.Answer) (Step[SMTP], bool) {
 	}
 	if a.Failure != nil {
 		f := *a.Failure
-		return Failed[SMTP](&StepError{Type: f.Type, Message: f.Message, Description: f.Description,
-			Cause: f.Cause, SessionWide: f.SessionWide}), a.Final
+		e := &StepError{Type: f.Type, Message: f.Message, Description: f.Description,
+			Cause: f.Cause, SessionWide: f.SessionWide}
+		if f.Type == ErrTypeTimeout {
+			e.Timeout = ptr(DurationOf(f.Allowed))
+		}
+		return Failed[SMTP](e), a.Final
 	}
 	return OK(SMTP{
 		CanConnectSMTP: a.Facts.CanConnect, HasFullInbox: a.Facts.FullInbox, IsCatchAll: a.Facts.CatchAll,

@@ -58,8 +58,8 @@ func TestVerifyProxyRotationFailover(t *testing.T) {
 					t.Errorf("%s: %s %+v, want safe through the working proxy", r.Input, r.IsReachable, r.SMTP.Err)
 				}
 				p := r.Debug.SMTP.VerifMethod.VerifMethod.Proxy
-				if p == nil || p.Port != e.proxy.Port || p.Username == nil || *p.Username != e.proxy.User {
-					t.Errorf("%s: debug proxy %+v, want the one that served, port %d", r.Input, p, e.proxy.Port)
+				if p == nil || *p != "url1" {
+					t.Errorf("%s: debug proxy %v, want url1, the id of the one that served", r.Input, p)
 				}
 			}
 			if n := badSrv.Accepted(); n > 1 {
@@ -119,11 +119,11 @@ func TestVerifyPrivateMXSkipped(t *testing.T) {
 	}{
 		{email: "ann@split.test", want: engine.Safe},
 		{email: "bob@split.test", retries: 1, want: engine.Invalid},
-		{email: "x@inside.test", want: engine.Unknown, errType: "PrivateAddress"},
-		{email: "x@inside.test", retries: 2, want: engine.Unknown, errType: "PrivateAddress"},
+		{email: "x@inside.test", want: engine.Unknown, errType: "AnyhowError/private_address"},
+		{email: "x@inside.test", retries: 2, want: engine.Unknown, errType: "AnyhowError/private_address"},
 		// The reachable host's failure, not the private one's, is the
 		// answer, however many rounds the retries make.
-		{email: "x@halfdown.test", retries: 1, want: engine.Unknown, errType: "Socks5", retry: true},
+		{email: "x@halfdown.test", retries: 1, want: engine.Unknown, errType: "Socks5/proxy", retry: true},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s retries=%d", tt.email, tt.retries), func(t *testing.T) {
@@ -209,3 +209,49 @@ func TestVerifyOverrideRetries(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRequestProxyGuarded: a proxy named in a request (an API client's
+// choice) passes the SSRF guard that MX hosts pass, at connect time: on a
+// refused address it is never dialled and the check fails with the
+// private_address cause. With private addresses allowed (tests, private
+// networks) it is used.
+func TestRequestProxyGuarded(t *testing.T) {
+	e := newEnv(t)
+	srv := smtptest.Start(t, smtptest.Options{Addr: "127.0.0.2:0", CatchAll: true})
+	e.dns.AddMX("viaproxy.test.", 10, "mx.viaproxy.test.")
+	e.dns.AddA("mx.viaproxy.test.", srv.Host())
+	reqProxy := sockstest.Start(t, sockstest.Options{User: "client", Pass: "pw"})
+	refuseProxyIP := func(ip netip.Addr) error {
+		if ip == netip.MustParseAddr(reqProxy.Host) {
+			return fmt.Errorf("address %s: %w", ip, dialer.ErrPrivateAddress)
+		}
+		return nil
+	}
+	req := engine.Request{ToEmail: "x@viaproxy.test", SMTPPort: srv.Port(),
+		Proxy: &engine.RequestProxy{Host: reqProxy.Host, Port: reqProxy.Port, Username: "client", Password: "pw"}}
+
+	guarded := e.verifier(t, func(c *engine.Config) { c.AllowPrivateMX, c.CheckAddr = false, refuseProxyIP })
+	r, err := guarded.Verify(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := errType(r.SMTP); got != "AnyhowError/private_address" || r.IsReachable != engine.Unknown {
+		t.Errorf("guarded: got %s %s %+v, want unknown AnyhowError/private_address", r.IsReachable, got, r.SMTP.Err)
+	}
+	if n := reqProxy.Accepted(); n != 0 {
+		t.Errorf("the request's proxy on a refused address was dialled %d times", n)
+	}
+
+	open := e.verifier(t, nil) // AllowPrivateMX
+	r, err = open.Verify(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IsReachable != engine.Risky || reqProxy.Accepted() != 1 {
+		t.Errorf("allowed: got %s %+v, %d connections to the request's proxy, want risky (catch-all) through it",
+			r.IsReachable, r.SMTP.Err, reqProxy.Accepted())
+	}
+	if p := r.Debug.SMTP.VerifMethod.VerifMethod; p == nil || p.Proxy == nil || *p.Proxy != "default" {
+		t.Errorf("debug proxy %+v, want the id Reacher gives a request's proxy, default", p)
+	}
+}

@@ -395,7 +395,7 @@ func (v *Verifier) lookupMX(ctx context.Context, domain string) (mx.Records, Ste
 	case errors.Is(err, mx.ErrNXDomain), errors.Is(err, mx.ErrNoMail):
 		return recs, OK(MX{Records: []string{}}), nil
 	case err != nil:
-		return recs, Failed[MX](&StepError{Type: ErrTypeResolve, Message: err.Error()}),
+		return recs, Failed[MX](&StepError{Type: ErrTypeResolve, Message: err.Error(), Cause: CauseDNS}),
 			&RetryHint{After: dnsRetryAfter, Reason: "dns"}
 	case recs.Null || len(recs.Hosts) == 0:
 		return recs, OK(MX{Records: []string{}}), nil

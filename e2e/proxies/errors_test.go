@@ -23,14 +23,14 @@ type failure struct {
 	kind   dialer.ProxyErrorKind
 	stage  dialer.Stage
 	reply  byte
-	smtp   string // the result's smtp.error.type
+	smtp   string // the result's smtp.error.type, one of Reacher's
 	msg    string // in the result's message
 }
 
 // run dials once through the proxy, then probes an address whose MX is
 // the target with `mailprobe check`, and checks both reports.
 func (f failure) run(t *testing.T, w *world) {
-	p := dialer.Proxy{ID: "pool-0", Host: f.proxy.Host, Port: f.proxy.Port, Username: f.user, Password: f.pass}
+	p := dialer.Proxy{ID: "url1", Host: f.proxy.Host, Port: f.proxy.Port, Username: f.user, Password: f.pass}
 	d, err := dialer.NewSOCKS5(p)
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +49,8 @@ func (f failure) run(t *testing.T, w *world) {
 	if pe.Kind != f.kind || pe.Stage != f.stage || pe.Reply != f.reply {
 		t.Errorf("got %v at %v, reply %#x; want %v at %v, reply %#x (%v)", pe.Kind, pe.Stage, pe.Reply, f.kind, f.stage, f.reply, err)
 	}
-	if pe.ProxyID != "pool-0" || !strings.Contains(err.Error(), "proxy pool-0 (") {
-		t.Errorf("error does not name the proxy pool-0: %v", err)
+	if pe.ProxyID != "url1" || !strings.Contains(err.Error(), "proxy url1 (") {
+		t.Errorf("error does not name the proxy url1: %v", err)
 	}
 	noSecret(t, err.Error(), f.proxy)
 
@@ -63,8 +63,14 @@ func (f failure) run(t *testing.T, w *world) {
 	u.User, u.Pass = f.user, f.pass
 	rs := check(t, w.flags(port), u.URL(), "someone@"+name)
 	e := rs[0].SMTP.Error
-	if rs[0].IsReachable != "unknown" || e == nil || e.Type != f.smtp || !strings.Contains(e.Message, f.msg) || !strings.Contains(e.Message, "pool-0") {
-		t.Errorf("result %s %+v, want unknown with smtp error %s naming pool-0 and containing %q", rs[0].IsReachable, e, f.smtp, f.msg)
+	cause := "proxy" // mailprobe's finer reason, beside Reacher's type
+	if f.kind == dialer.ProxyAuth {
+		cause = "proxy_auth"
+	}
+	if rs[0].IsReachable != "unknown" || e == nil || e.Type != f.smtp || rs[0].SMTP.Cause != cause ||
+		!strings.Contains(e.Message, f.msg) || !strings.Contains(e.Message, "url1") {
+		t.Errorf("result %s %+v (cause %q), want unknown with smtp error %s (cause %s) naming url1 and containing %q",
+			rs[0].IsReachable, e, rs[0].SMTP.Cause, f.smtp, cause, f.msg)
 	}
 	if e != nil {
 		noSecret(t, e.Message, f.proxy)
@@ -102,9 +108,9 @@ func TestRealProxyErrors(t *testing.T) {
 		st := authStatus[p.Name]
 		tests = append(tests,
 			failure{name: p.Name + " wrong password", proxy: p, user: p.User, pass: "not-" + p.Pass, target: closed,
-				kind: dialer.ProxyAuth, stage: dialer.StageAuth, reply: st, smtp: "ProxyAuth", msg: fmt.Sprintf("proxy authentication failed (auth reply 0x%02x)", st)},
+				kind: dialer.ProxyAuth, stage: dialer.StageAuth, reply: st, smtp: "Socks5", msg: fmt.Sprintf("proxy authentication failed (auth reply 0x%02x)", st)},
 			failure{name: p.Name + " no credentials", proxy: p, target: closed,
-				kind: dialer.ProxyAuth, stage: dialer.StageGreeting, reply: 0xFF, smtp: "ProxyAuth", msg: "greeting reply 0xff"},
+				kind: dialer.ProxyAuth, stage: dialer.StageGreeting, reply: 0xFF, smtp: "Socks5", msg: "greeting reply 0xff"},
 			failure{name: p.Name + " port closed", proxy: p, user: p.User, pass: p.Pass, target: closed,
 				kind: dialer.TargetRefused, stage: dialer.StageConnect, reply: 0x05, smtp: "Socks5", msg: "target refused connection (connect reply 0x05)"},
 		)

@@ -86,6 +86,7 @@ type result struct {
 			Type    string `json:"type"`
 			Message string `json:"message"`
 		} `json:"error"`
+		Cause string `json:"cause"`
 	} `json:"smtp"`
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"syscall"
 
 	"golang.org/x/net/proxy"
 )
@@ -43,11 +45,34 @@ type socks5Dialer struct {
 	base  net.Dialer
 }
 
+// SOCKS5Option configures NewSOCKS5.
+type SOCKS5Option func(*socks5Dialer)
+
+// GuardProxy vets every IP address the dialer connects to for reaching the
+// proxy itself, after DNS resolution, with check (CheckAddr): a proxy
+// named by an API client must not make the server connect to its own
+// network (SSRF), any more than an MX host may. Configured proxies are the
+// operator's and are not guarded.
+func GuardProxy(check func(netip.Addr) error) SOCKS5Option {
+	return func(d *socks5Dialer) {
+		d.base.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("dialer: unexpected proxy address: %w", err)
+			}
+			if err := check(ap.Addr()); err != nil {
+				return fmt.Errorf("dialer: proxy %s: %w", d.label, err)
+			}
+			return nil
+		}
+	}
+}
+
 // NewSOCKS5 returns a Dialer that connects through the SOCKS5 proxy p,
 // authenticating with RFC 1929 when p.Username is set. Addresses passed to
 // DialContext must be IP literals (see ErrTargetNotIP) so the proxy never
 // resolves names. Failures are returned as *ProxyError.
-func NewSOCKS5(p Proxy) (Dialer, error) {
+func NewSOCKS5(p Proxy, opts ...SOCKS5Option) (Dialer, error) {
 	switch {
 	case p.Host == "":
 		return nil, errors.New("dialer: proxy host is empty")
@@ -63,6 +88,9 @@ func NewSOCKS5(p Proxy) (Dialer, error) {
 	d := &socks5Dialer{p: p, label: p.String()}
 	if p.Username != "" {
 		d.auth = &proxy.Auth{User: p.Username, Password: p.Password}
+	}
+	for _, o := range opts {
+		o(d)
 	}
 	return d, nil
 }

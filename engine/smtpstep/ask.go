@@ -176,7 +176,7 @@ func (s *step) deferAll(ctx context.Context, idx []int, r sessionResult, wait ti
 // fail ends the address at i with the tries' last error.
 func (s *step) fail(ctx context.Context, i int, ctxErr error, t *tries) {
 	a := &s.answers[i]
-	a.Failure, a.Retry = failure(ctxErr, t.lastErr)
+	a.Failure, a.Retry = failure(ctxErr, t.lastErr, s.rt.Timeout)
 	if t.lastReply != "" {
 		a.LastReply = t.lastReply
 	}

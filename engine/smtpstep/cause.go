@@ -61,18 +61,17 @@ func causeOf(c smtpprobe.Class) Cause {
 	return CauseUnclassified
 }
 
-// typeOf is the failure type of a reply of class c: Blocked for refusals
-// of our IP and for policy (with Reacher's description), Greylisted,
-// Temporary for the other deferrals, SmtpError for the rest, the sender
-// and HELO refusals among them.
-func typeOf(c smtpprobe.Class) string {
-	switch c {
-	case smtpprobe.Blocked, smtpprobe.NeedsRDNS, smtpprobe.PolicyRejected:
-		return TypeBlocked
-	case smtpprobe.Greylisted:
-		return TypeGreylisted
-	case smtpprobe.RateLimited, smtpprobe.Temporary, smtpprobe.TooManyRecipients:
-		return TypeTemporary
+// typeOf is the failure type of a reply of class c: Reacher's
+// AsyncSmtpError, the type of every reply Reacher does not turn into a
+// verdict, whatever the reply is about; what it is about is the cause.
+func typeOf(smtpprobe.Class) string { return TypeSMTP }
+
+// reacherDescription keeps a description only if it is one of the two
+// values of Reacher's SmtpErrorDesc.
+func reacherDescription(d string) string {
+	switch d {
+	case smtpprobe.DescIPBlacklisted, smtpprobe.DescNeedsRDNS:
+		return d
 	}
-	return TypeSMTP
+	return ""
 }

@@ -12,19 +12,17 @@ import (
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
 
-// Failure types of the smtp step. They extend Reacher's (Timeout, Socks5,
-// IOError) with precise kinds; the API documents every one.
+// Failure types: only names of Reacher's SmtpError enum, because Reacher's
+// clients deserialise "type" into that enum and fail on any other value:
+// AsyncSmtpError (the server's reply), IOError, Timeout (whose message is
+// the time allowed), Socks5, AnyhowError (anything else). What mailprobe
+// knows beyond these is the failure's Cause.
 const (
-	TypeTimeout        = "Timeout"
-	TypeSocks5         = "Socks5"
-	TypeProxyAuth      = "ProxyAuth"
-	TypePrivateAddress = "PrivateAddress"
-	TypeIO             = "IOError"
-	TypeProtocol       = "ProtocolError"
-	TypeBlocked        = "Blocked"
-	TypeGreylisted     = "Greylisted"
-	TypeTemporary      = "Temporary"
-	TypeSMTP           = "SmtpError"
+	TypeSMTP    = "AsyncSmtpError"
+	TypeIO      = "IOError"
+	TypeTimeout = "Timeout"
+	TypeSocks5  = "Socks5"
+	TypeAnyhow  = "AnyhowError"
 )
 
 // defaultRetryAfter is used when a connection-level failure leaves no reply
@@ -100,7 +98,7 @@ func judgeRecipient(rr smtpprobe.RecipientResult) (Facts, *Failure, *Retry) {
 // of r: a RCPT reply comes classified already, and reading its text again
 // would double the work.
 func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (*Failure, *Retry) {
-	f := &Failure{Type: typeOf(class), Message: r.Error(), Description: desc, Cause: causeOf(class)}
+	f := &Failure{Type: typeOf(class), Message: r.Error(), Description: reacherDescription(desc), Cause: causeOf(class)}
 	if smtpprobe.RetryAfter(r, class) > 0 {
 		return f, retryFor(r, class, string(f.Cause))
 	}
@@ -109,8 +107,9 @@ func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (*Fail
 
 // failure maps the last connection-level error to a failure. ctxErr is
 // non-nil when the time for the step ran out (or the caller's ctx ended):
-// every failure then counts as a timeout.
-func failure(ctxErr, err error) (*Failure, *Retry) {
+// every failure then counts as a timeout, reported with the time the step
+// was allowed, as Reacher reports its Timeout.
+func failure(ctxErr, err error, allowed time.Duration) (*Failure, *Retry) {
 	if err == nil {
 		err = ctxErr
 	}
@@ -130,15 +129,15 @@ func failure(ctxErr, err error) (*Failure, *Retry) {
 		class, desc := smtpprobe.ClassifyAt(stageOf(err), reply)
 		return replyFailure(reply, class, desc)
 	case errors.Is(err, dialer.ErrPrivateAddress):
-		return &Failure{Type: TypePrivateAddress, Message: err.Error(), Cause: CausePrivateAddress}, nil
+		return &Failure{Type: TypeAnyhow, Message: err.Error(), Cause: CausePrivateAddress}, nil
 	case dialer.IsAuth(err):
-		return &Failure{Type: TypeProxyAuth, Message: err.Error(), Cause: CauseProxyAuth}, nil
+		return &Failure{Type: TypeSocks5, Message: err.Error(), Cause: CauseProxyAuth}, nil
 	case isTimeout(ctxErr, err):
-		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err), Cause: CauseTimeout}, again
+		return &Failure{Type: TypeTimeout, Message: timeoutMessage(err), Cause: CauseTimeout, Allowed: allowed}, again
 	case errors.As(err, &pe):
 		return &Failure{Type: TypeSocks5, Message: err.Error(), Cause: CauseProxy}, again
 	case errors.As(err, &perr):
-		return &Failure{Type: TypeProtocol, Message: err.Error(), Cause: CauseProtocol}, nil
+		return &Failure{Type: TypeSMTP, Message: err.Error(), Cause: CauseProtocol}, nil
 	}
 	return &Failure{Type: TypeIO, Message: err.Error(), Cause: CauseConnection}, again
 }

@@ -139,10 +139,11 @@ type Facts struct {
 
 // Failure is Reacher's error object for the smtp step.
 type Failure struct {
-	Type        string
+	Type        string // one of Reacher's SmtpError variants (Type*)
 	Message     string
-	Description string // IpBlacklisted or NeedsRDNS, as Reacher
-	Cause       Cause  // mailprobe's finer reason (cause.go)
+	Description string        // IpBlacklisted or NeedsRDNS, as Reacher
+	Cause       Cause         // mailprobe's finer reason (cause.go)
+	Allowed     time.Duration // for TypeTimeout: the time the step was allowed
 	// SessionWide: the server refused the session, not the mailbox (a
 	// 5xx to the banner, EHLO or MAIL FROM, or the same refusal of us to
 	// the address and the catch-all probe). Every address of the domain

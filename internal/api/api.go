@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -56,18 +57,39 @@ type Config struct {
 	// Open allows running without a secret. The wiring warns loudly.
 	Open bool
 
-	InlineBudget      time.Duration   // time a check may run inline before it is queued; default 25s
-	CacheTTL          time.Duration   // lifetime of cached results; 0 disables the cache
-	Throttle          throttle.Limits // per second/minute/hour/day; zero fields are unlimited
-	AllowRequestProxy bool            // honour "proxy" in requests instead of refusing it with 400
-	LogEmails         bool            // include addresses in request logs
-	ServeMetrics      bool            // expose GET /metrics (local mode)
+	InlineBudget time.Duration   // longest a check runs before its result so far is answered; default 25s
+	CacheTTL     time.Duration   // lifetime of cached results; 0 (the default) disables the cache
+	Throttle     throttle.Limits // per second/minute/hour/day; zero fields (the default) are unlimited
+	LogEmails    bool            // include addresses in request logs
+	// AuthFailuresPerMinute is how many wrong secrets one client address
+	// may send per minute before all its authenticated requests get 429
+	// for the rest of the minute; default 10, negative disables.
+	AuthFailuresPerMinute int
+	// AllowedHosts are the host names a server without a secret answers
+	// to besides IP literals and localhost (DNS rebinding protection, see
+	// hostAllowed); AnyHost turns the check off, for deployments whose
+	// front end fixes the host (API Gateway).
+	AllowedHosts []string
+	AnyHost      bool
+	ServeMetrics bool // expose GET /metrics (local mode)
 
 	MaxBodyBytes     int64 // single check body; default 16 KiB (Reacher's limit)
 	MaxBulkBytes     int64 // bulk body; default DefaultMaxBulkBytes, LambdaMaxBulkBytes on Lambda
 	MaxBulkAddresses int   // addresses per bulk job; default 100 000
 	BatchItems       int   // addresses per queue message; default 100
 	BatchBytes       int   // bytes per queue message; default and maximum queue.MaxBodyBytes (SQS's 256 KiB)
+
+	// BufferedResponses says that responses are buffered whole and capped
+	// (API Gateway and Lambda: 6 MB), so nothing can be streamed: a CSV
+	// request without limit is then redirected to a full export in
+	// Deps.Exports (or, without one, paged).
+	BufferedResponses bool
+	// ExportKey signs the local export URLs of POST /v1/bulk/{id}/export
+	// when there is no Deps.Exports; New draws a random one when it is
+	// empty, so such URLs die with the process.
+	ExportKey []byte
+	// ExportTTL is how long an export URL stays valid; default 15 min.
+	ExportTTL time.Duration
 
 	Version string // overrides the module version in /version (set by -ldflags in the wiring)
 	Commit  string // overrides the VCS revision in /version
@@ -87,18 +109,20 @@ const (
 	LambdaMaxBulkBytes = 11 << 19
 )
 
-// DefaultConfig returns the documented defaults: 25 s inline budget, 24 h
-// cache, 60 requests per minute and 10 000 per day.
+// DefaultConfig returns the documented defaults: 25 s inline budget, no
+// cache and no throttle, as Reacher (the production checklist in README.md
+// recommends a 24 h cache, 60 requests per minute and 10 000 per day).
 func DefaultConfig() Config {
 	return Config{
 		InlineBudget:     25 * time.Second,
-		CacheTTL:         24 * time.Hour,
-		Throttle:         throttle.DefaultLimits(),
 		MaxBodyBytes:     16 << 10,
 		MaxBulkBytes:     DefaultMaxBulkBytes,
 		MaxBulkAddresses: 100000,
 		BatchItems:       100,
 		BatchBytes:       queue.MaxBodyBytes,
+		ExportTTL:        15 * time.Minute,
+
+		AuthFailuresPerMinute: 10,
 	}
 }
 
@@ -136,6 +160,12 @@ func (c Config) withDefaults() Config {
 	if c.BatchBytes <= 0 || c.BatchBytes > queue.MaxBodyBytes {
 		c.BatchBytes = d.BatchBytes
 	}
+	if c.ExportTTL <= 0 {
+		c.ExportTTL = d.ExportTTL
+	}
+	if c.AuthFailuresPerMinute == 0 {
+		c.AuthFailuresPerMinute = d.AuthFailuresPerMinute
+	}
 	return c
 }
 
@@ -152,6 +182,7 @@ type Deps struct {
 	Metrics        Metrics
 	MetricsHandler http.Handler // serves GET /metrics when Config.ServeMetrics
 	Doctor         Doctor       // serves GET /v1/doctor; nil answers 503
+	Exports        ExportStore  // full exports behind short-lived URLs (S3 on Lambda); nil: local signed URLs
 	Logger         *slog.Logger
 	Now            func() time.Time
 	NewJobID       func() string // tests make ids predictable; default: random decimal ids
@@ -165,21 +196,29 @@ type Route struct {
 	Auth      bool   // requires x-reacher-secret
 	Bearer    bool   // also accepts the secret as Authorization: Bearer (Prometheus scrapes)
 	Throttled bool   // counts against the rate limits
+	JSONBody  bool   // reads a JSON body: Content-Type must be application/json
 	LocalOnly bool   // served by `mailprobe serve` only, not declared in the SAM template
 }
 
 // Routes lists every endpoint the handler serves.
 func Routes() []Route {
 	return []Route{
-		{Method: http.MethodPost, Path: "/v0/check_email", Auth: true, Throttled: true},
-		{Method: http.MethodPost, Path: "/v1/check_email", Auth: true, Throttled: true},
+		{Method: http.MethodPost, Path: "/v0/check_email", Auth: true, Throttled: true, JSONBody: true},
+		{Method: http.MethodPost, Path: "/v1/check_email", Auth: true, Throttled: true, JSONBody: true},
 		{Method: http.MethodGet, Path: "/v1/check_email/{job_id}", Auth: true},
-		{Method: http.MethodPost, Path: "/v1/bulk", Auth: true, Throttled: true},
+		{Method: http.MethodPost, Path: "/v0/bulk", Auth: true, Throttled: true, JSONBody: true},
+		{Method: http.MethodGet, Path: "/v0/bulk/{job_id}", Auth: true},
+		{Method: http.MethodGet, Path: "/v0/bulk/{job_id}/results", Auth: true},
+		{Method: http.MethodPost, Path: "/v1/bulk", Auth: true, Throttled: true, JSONBody: true},
 		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}", Auth: true},
 		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}/results", Auth: true},
+		{Method: http.MethodPost, Path: "/v1/bulk/{job_id}/export", Auth: true},
+		// The signed download URL of a local export: the signature is
+		// the credential (Lambda hands out presigned S3 URLs instead).
+		{Method: http.MethodGet, Path: "/v1/bulk/{job_id}/export", LocalOnly: true},
 		{Method: http.MethodGet, Path: "/v1/doctor", Auth: true, Throttled: true},
 		{Method: http.MethodGet, Path: "/healthz"},
-		{Method: http.MethodGet, Path: "/version", Auth: true},
+		{Method: http.MethodGet, Path: "/version"},
 		{Method: http.MethodGet, Path: "/openapi.json", Auth: true},
 		{Method: http.MethodGet, Path: "/metrics", Auth: true, Bearer: true, LocalOnly: true},
 	}
@@ -200,14 +239,19 @@ func New(cfg Config, deps Deps) http.Handler {
 	if deps.Counter == nil {
 		deps.Counter = throttle.NewMemory(deps.Now)
 	}
+	if len(cfg.ExportKey) == 0 {
+		cfg.ExportKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.ExportKey) // crypto/rand.Read never fails (Go 1.24+)
+	}
 	s := &server{
-		cfg:     cfg,
-		deps:    deps,
-		log:     deps.Logger,
-		mux:     http.NewServeMux(),
-		limiter: throttle.New(deps.Counter, cfg.Throttle, throttle.WithClock(deps.Now)),
-		auth:    newAuthenticator(cfg.Secret, cfg.Open),
-		version: buildVersion(cfg.Version, cfg.Commit),
+		cfg:      cfg,
+		deps:     deps,
+		log:      deps.Logger,
+		mux:      http.NewServeMux(),
+		limiter:  throttle.New(deps.Counter, cfg.Throttle, throttle.WithClock(deps.Now)),
+		auth:     newAuthenticator(cfg.Secret, cfg.Open),
+		authFail: newAuthLimiter(cfg.AuthFailuresPerMinute, time.Minute, deps.Now),
+		version:  buildVersion(cfg.Version, cfg.Commit),
 	}
 	if cfg.Secret == "" && !cfg.Open {
 		s.log.Error("api: no secret configured and not open: every authenticated route answers 401")
@@ -216,9 +260,14 @@ func New(cfg Config, deps Deps) http.Handler {
 		"POST /v0/check_email":          s.checkEmail,
 		"POST /v1/check_email":          s.checkEmail,
 		"GET /v1/check_email/{job_id}":  s.checkStatus,
+		"POST /v0/bulk":                 s.bulkCreateV0,
+		"GET /v0/bulk/{job_id}":         s.bulkStatus,
+		"GET /v0/bulk/{job_id}/results": s.bulkResults,
 		"POST /v1/bulk":                 s.bulkCreate,
 		"GET /v1/bulk/{job_id}":         s.bulkStatus,
 		"GET /v1/bulk/{job_id}/results": s.bulkResults,
+		"POST /v1/bulk/{job_id}/export": s.bulkExport,
+		"GET /v1/bulk/{job_id}/export":  s.exportDownload,
 		"GET /v1/doctor":                s.doctorReport,
 		"GET /healthz":                  s.healthz,
 		"GET /version":                  s.versionInfo,
@@ -227,7 +276,9 @@ func New(cfg Config, deps Deps) http.Handler {
 	}
 	for _, rt := range Routes() {
 		pattern := rt.Method + " " + rt.Path
-		if rt.Path == "/metrics" && (!cfg.ServeMetrics || deps.MetricsHandler == nil) {
+		switch {
+		case rt.Path == "/metrics" && (!cfg.ServeMetrics || deps.MetricsHandler == nil),
+			pattern == "GET /v1/bulk/{job_id}/export" && (cfg.BufferedResponses || deps.Exports != nil):
 			continue // unregistered: 404 like any unknown path
 		}
 		s.mux.Handle(pattern, s.route(pattern, rt, handlers[pattern]))

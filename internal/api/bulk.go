@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/store"
 )
@@ -20,9 +20,17 @@ type bulkCreatedJSON struct {
 	JobID jobID `json:"job_id"`
 }
 
-// bulkCreate serves POST /v1/bulk: validate, build and encode every queue
-// message, create the job, then queue the messages (domains kept together,
-// small ones packed, so that the worker reuses SMTP sessions).
+// bulkCreateV0 serves POST /v0/bulk, Reacher's older bulk route: the same
+// job, with per-job check options (proxy, hello_name, from_email,
+// smtp_ports) and no webhook in Reacher.
+func (s *server) bulkCreateV0(w http.ResponseWriter, r *http.Request) { s.createBulk(w, r, true) }
+
+// bulkCreate serves POST /v1/bulk.
+func (s *server) bulkCreate(w http.ResponseWriter, r *http.Request) { s.createBulk(w, r, false) }
+
+// createBulk validates, builds and encodes every queue message, creates
+// the job, then queues the messages (domains kept together, small ones
+// packed, so that the worker reuses SMTP sessions).
 //
 // Everything that can be refused is refused before the job exists, so a
 // client error never leaves a job behind. What can still fail is the queue
@@ -30,20 +38,27 @@ type bulkCreatedJSON struct {
 // The client gets a 500 with the request id and must submit again, and the
 // failure is logged as "bulk job not fully queued" with the job id and what
 // was not queued, for an operator to act on (see README.md).
-func (s *server) bulkCreate(w http.ResponseWriter, r *http.Request) {
+func (s *server) createBulk(w http.ResponseWriter, r *http.Request, v0 bool) {
 	if !s.requireJobs(w) {
 		return
 	}
-	in, err := decodeBulk(w, r, s.cfg.MaxBulkBytes, s.cfg.MaxBulkAddresses)
+	in, err := decodeBulk(w, r, s.cfg.MaxBulkBytes, s.cfg.MaxBulkAddresses, v0)
 	if err != nil {
 		s.writeRequestError(w, err)
 		return
+	}
+	var req json.RawMessage
+	if v0 {
+		if req, err = s.v0Request(in.v0); err != nil {
+			s.writeRequestError(w, err)
+			return
+		}
 	}
 	ctx := r.Context()
 	var batch bulkBatch
 	job := store.Job{Total: len(in.emails), Webhook: in.webhook}
 	id, err := s.createJob(ctx, job, func(id string) (err error) {
-		batch, err = s.bulkMessages(id, in)
+		batch, err = s.bulkMessages(id, in, req)
 		return err
 	})
 	if err != nil {
@@ -68,13 +83,38 @@ type bulkBatch struct {
 	bodies [][]byte
 }
 
+// v0Request checks the check options of a /v0/bulk body, by the rules of
+// a check_email request, and returns them encoded for the queue messages
+// (nil when there are none).
+func (s *server) v0Request(o v0Options) (json.RawMessage, error) {
+	for i, p := range o.SMTPPorts {
+		if p < 1 || p > 65535 {
+			return nil, badRequest("smtp_ports[%d] must be between 1 and 65535.", i)
+		}
+	}
+	req := o.request()
+	if req == (engine.Request{}) {
+		return nil, nil
+	}
+	probe := req
+	probe.ToEmail = "-" // the items bring their own
+	if err := s.validateCheck(probe); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode bulk options: %w", err)
+	}
+	return b, nil
+}
+
 // bulkMessages builds the job's messages and encodes each, once: a message
 // the queue would refuse is found before the job is created, and the bodies
-// are what is queued.
-func (s *server) bulkMessages(id string, in bulkInput) (bulkBatch, error) {
+// are what is queued. req holds the check options every item shares.
+func (s *server) bulkMessages(id string, in bulkInput, req json.RawMessage) (bulkBatch, error) {
 	// The webhook rides in every message, outside Batch's size budget.
 	budget := s.cfg.BatchBytes - len(`,"webhook":`) - len(in.webhook)
-	msgs := queue.Batch(id, in.emails, nil, s.cfg.BatchItems, budget)
+	msgs := queue.Batch(id, in.emails, req, s.cfg.BatchItems, budget)
 	bodies := make([][]byte, len(msgs))
 	for i := range msgs {
 		msgs[i].Webhook = in.webhook
@@ -171,153 +211,6 @@ func (s *server) bulkStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.writeJSON(w, http.StatusOK, st)
-}
-
-// Paging of bulk results. Reacher returns 50 JSON results by default and
-// the whole job as CSV; a whole 100 000-address job does not fit in a
-// Lambda response (6 MB), so CSV pages too, by default at the maximum.
-const (
-	defaultJSONLimit = 50
-	maxResultsLimit  = 1000
-)
-
-// resultsQuery is the paging of a results request.
-type resultsQuery struct {
-	format        string // "json" or "csv"
-	limit, offset int
-}
-
-// parseResultsQuery reads format, limit and offset.
-func parseResultsQuery(q url.Values) (resultsQuery, error) {
-	rq := resultsQuery{format: q.Get("format")}
-	if rq.format == "" {
-		rq.format = "json"
-	}
-	if rq.format != "json" && rq.format != "csv" {
-		return resultsQuery{}, badRequest("format must be json or csv.")
-	}
-	defLimit := defaultJSONLimit
-	if rq.format == "csv" {
-		defLimit = maxResultsLimit
-	}
-	var err error
-	if rq.limit, err = queryInt(q.Get("limit"), "limit", defLimit, 1, maxResultsLimit); err != nil {
-		return resultsQuery{}, err
-	}
-	if rq.offset, err = queryInt(q.Get("offset"), "offset", 0, 0, 1<<31-1); err != nil {
-		return resultsQuery{}, err
-	}
-	return rq, nil
-}
-
-// bulkResults serves GET /v1/bulk/{job_id}/results?format=json|csv. Unlike
-// Reacher, results can be read while the job runs; job_status says whether
-// more will come.
-func (s *server) bulkResults(w http.ResponseWriter, r *http.Request) {
-	if !s.requireJobs(w) {
-		return
-	}
-	q, err := parseResultsQuery(r.URL.Query())
-	if err != nil {
-		s.writeRequestError(w, err)
-		return
-	}
-	id := r.PathValue("job_id")
-	page, err := s.readPage(r.Context(), id, q)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, http.StatusNotFound, "Job not found.")
-		return
-	}
-	if err != nil {
-		s.internalError(w, err)
-		return
-	}
-	setPageHeaders(w.Header(), r.URL.EscapedPath(), q, page)
-	if q.format == "csv" {
-		s.writeCSV(w, id, page.status, page.recs)
-		return
-	}
-	out := struct {
-		Results   []json.RawMessage `json:"results"`
-		JobStatus string            `json:"job_status"`
-	}{Results: make([]json.RawMessage, len(page.recs)), JobStatus: page.status}
-	for i, rec := range page.recs {
-		out.Results[i] = rec.Result
-	}
-	s.writeJSON(w, http.StatusOK, out)
-}
-
-// resultsPage is one page of a job's results and what the paging headers
-// say about it.
-type resultsPage struct {
-	recs   []store.Record
-	status string // job_status
-	total  int    // the job's total_records; 0 when there is no job record
-	more   bool   // stored results remain past this page
-}
-
-// readPage reads one page of results. An id without a job record still
-// has its stored results listed (see joblessPage); the error wraps
-// store.ErrNotFound only when there is neither a job nor a result.
-func (s *server) readPage(ctx context.Context, id string, q resultsQuery) (resultsPage, error) {
-	if !validJobID(id) {
-		return resultsPage{}, store.ErrNotFound
-	}
-	job, err := s.deps.Jobs.GetJob(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return s.joblessPage(ctx, id, q)
-	}
-	if err != nil {
-		return resultsPage{}, fmt.Errorf("get job %s: %w", id, err)
-	}
-	recs, err := s.deps.Jobs.ListResults(ctx, id, q.offset, q.limit)
-	if err != nil {
-		return resultsPage{}, fmt.Errorf("list results of %s: %w", id, err)
-	}
-	return resultsPage{recs: recs, status: job.Status(), total: job.Total, more: q.offset+len(recs) < job.Processed}, nil
-}
-
-// joblessPage lists the results stored under an id that has no job record:
-// Reacher's bulk tasks (reacher-bulk-N) and other external producers write
-// results without one (docs/message-schema.md). Nothing says how many
-// addresses such a job has, so it is always Running and has no
-// X-Total-Count; one result past the page is read to know whether a next
-// page exists. An empty page is 404 only when nothing is stored at all.
-func (s *server) joblessPage(ctx context.Context, id string, q resultsQuery) (resultsPage, error) {
-	recs, err := s.deps.Jobs.ListResults(ctx, id, q.offset, q.limit+1)
-	if err != nil {
-		return resultsPage{}, fmt.Errorf("list results of %s: %w", id, err)
-	}
-	page := resultsPage{recs: recs, status: store.StatusRunning}
-	if len(recs) > q.limit {
-		page.recs, page.more = recs[:q.limit], true
-	}
-	if len(recs) == 0 && q.offset > 0 {
-		// Past the end of the stored results, or nothing stored at all.
-		recs, err = s.deps.Jobs.ListResults(ctx, id, 0, 1)
-		if err != nil {
-			return resultsPage{}, fmt.Errorf("list results of %s: %w", id, err)
-		}
-	}
-	if len(recs) == 0 {
-		return resultsPage{}, fmt.Errorf("job %s: %w", id, store.ErrNotFound)
-	}
-	return page, nil
-}
-
-// setPageHeaders tells a client that pages (Reacher's clients expect the
-// whole job in one CSV) how much there is and where the next page starts:
-// X-Total-Count is the job's total_records (absent without a job record),
-// and Link rel="next" (RFC 8288) is set while stored results remain past
-// this page. A running job may get more results later; X-Job-Status says
-// so.
-func setPageHeaders(h http.Header, path string, q resultsQuery, p resultsPage) {
-	if p.total > 0 {
-		h.Set("X-Total-Count", strconv.Itoa(p.total))
-	}
-	if p.more {
-		h.Set("Link", fmt.Sprintf(`<%s?format=%s&limit=%d&offset=%d>; rel="next"`, path, q.format, q.limit, q.offset+len(p.recs)))
-	}
 }
 
 // queryInt parses an optional integer query parameter within [lo, hi].

@@ -12,12 +12,48 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/mailprobe/mailprobe/engine"
 )
 
-// bulkInput is a decoded POST /v1/bulk body.
+// bulkInput is a decoded POST /v0/bulk or /v1/bulk body.
 type bulkInput struct {
 	emails  []string
 	webhook json.RawMessage // compact JSON, nil when absent
+	v0      v0Options       // read from /v0/bulk bodies only
+}
+
+// v0Options are the per-job check options of Reacher's POST /v0/bulk body
+// (CreateBulkRequestBody); /v1/bulk has none and ignores these keys, as
+// Reacher does.
+type v0Options struct {
+	InputType *string              `json:"input_type"`
+	Proxy     *engine.RequestProxy `json:"proxy"`
+	HelloName *string              `json:"hello_name"`
+	FromEmail *string              `json:"from_email"`
+	SMTPPorts []int                `json:"smtp_ports"`
+}
+
+// v0Keys are the keys of v0Options, decoded by decodeBulk when v0 is set.
+var v0Keys = map[string]bool{"input_type": true, "proxy": true, "hello_name": true, "from_email": true, "smtp_ports": true}
+
+// request returns the check options of a /v0/bulk job as the engine
+// request every item gets (to_email aside). Reacher tries each of
+// smtp_ports in turn while the result is unknown; mailprobe uses the first
+// (README, Migrating from Reacher).
+func (o v0Options) request() engine.Request {
+	var req engine.Request
+	req.Proxy = o.Proxy
+	if o.HelloName != nil {
+		req.HelloName = *o.HelloName
+	}
+	if o.FromEmail != nil {
+		req.FromEmail = *o.FromEmail
+	}
+	if len(o.SMTPPorts) > 0 {
+		req.SMTPPort = o.SMTPPorts[0]
+	}
+	return req
 }
 
 // webhookJSON is Reacher's webhook object; only its shape is checked here,
@@ -33,8 +69,9 @@ type webhookJSON struct {
 // decodeBulk reads {"input":[...], "webhook":{...}} token by token, so that
 // an oversized list is refused at its (maxAddrs+1)th address instead of
 // after decoding millions of strings, and a wrong element is reported by
-// its index. Unknown fields are skipped, as Reacher does.
-func decodeBulk(w http.ResponseWriter, r *http.Request, maxBytes int64, maxAddrs int) (bulkInput, error) {
+// its index. With v0 set, the options of Reacher's /v0/bulk body are read
+// too. Unknown fields are skipped, as Reacher does.
+func decodeBulk(w http.ResponseWriter, r *http.Request, maxBytes int64, maxAddrs int, v0 bool) (bulkInput, error) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err := expectDelim(dec, '{', "Request body must be a JSON object."); err != nil {
 		return bulkInput{}, err
@@ -58,6 +95,12 @@ func decodeBulk(w http.ResponseWriter, r *http.Request, maxBytes int64, maxAddrs
 				return bulkInput{}, err
 			}
 		default:
+			if v0 && v0Keys[key] {
+				if err := decodeV0Option(dec, key, &in.v0); err != nil {
+					return bulkInput{}, err
+				}
+				continue
+			}
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
 				return bulkInput{}, decodeError(err)
@@ -80,6 +123,24 @@ func decodeBulk(w http.ResponseWriter, r *http.Request, maxBytes int64, maxAddrs
 		return bulkInput{}, badRequest("input field must contain at least one email address.")
 	}
 	return in, nil
+}
+
+// decodeV0Option decodes the value of one v0Options key into o, naming
+// the key in type errors.
+func decodeV0Option(dec *json.Decoder, key string, o *v0Options) error {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return decodeError(err)
+	}
+	obj := append(append([]byte(`{"`+key+`":`), raw...), '}')
+	if err := json.Unmarshal(obj, o); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return badRequest("Field %s must be %s, not %s.", typ.Field, jsonKind(typ.Type), typ.Value)
+		}
+		return badRequest("Field %s is not valid JSON.", key)
+	}
+	return nil
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim, msg string) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -32,12 +33,22 @@ type pendingJSON struct {
 	JobStatus string `json:"job_status"`
 }
 
+// headerStatusURL carries, on a 200 whose result did not conclude (unknown
+// for a retryable cause), the URL of the check that goes on in the
+// background: GET it for the final result.
+const headerStatusURL = "X-Mailprobe-Status-Url"
+
 // checkEmail serves POST /v0/check_email and /v1/check_email.
 //
-// The check runs inline within Config.InlineBudget because API Gateway
-// cuts every request at 30 s. When it cannot conclude in time, or the
-// server answered with a temporary failure (greylisting), the address is
-// queued as a single-shot job and the answer is 202 with a status URL.
+// As Reacher, it answers 200 with a result: as soon as the engine
+// finishes, and at the latest when Config.InlineBudget is spent (API
+// Gateway cuts every request at 30 s), with the result so far. When that
+// result did not conclude for a retryable cause (greylisting, a timeout, a
+// proxy failure), the address is also queued as a single-shot job, retried
+// in the background, and the 200 carries its status URL in
+// X-Mailprobe-Status-Url. A client that prefers the asynchronous answer
+// sends Prefer: respond-async (RFC 7240): it gets 202 and a status URL at
+// once, or, with wait=N, after at most N seconds of trying inline.
 func (s *server) checkEmail(w http.ResponseWriter, r *http.Request) {
 	var body checkBody
 	if err := decodeBody(w, r, s.cfg.MaxBodyBytes, &body); err != nil {
@@ -57,32 +68,62 @@ func (s *server) checkEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.InlineBudget)
+	pref := parsePrefer(r.Header.Values("Prefer"))
+	async := pref.async && s.jobsAvailable()
+	budget := s.cfg.InlineBudget
+	if async {
+		if !pref.hasWait || pref.wait <= 0 {
+			s.deferCheck(w, r, body.Request, 0)
+			return
+		}
+		budget = min(budget, pref.wait)
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), budget)
 	start := s.deps.Now()
 	res, verr := s.deps.Checker.Verify(ctx, body.Request)
 	cancel()
 	dur := s.deps.Now().Sub(start)
-
-	final := verr == nil && res.Retry == nil
-	if !final && s.deps.Jobs != nil && s.deps.Queue != nil {
-		s.deferCheck(w, r, body.Request, res, verr)
+	if r.Context().Err() != nil {
+		// The caller went away: nobody reads the answer, and nobody will
+		// read a status URL. 499 is for the log only (nginx's "client
+		// closed request").
+		s.writeError(w, 499, "Client closed the request.")
 		return
 	}
-	// Without a queue, a provisional result is still the best answer there
-	// is: serve it, as Reacher would.
+
+	final := verr == nil && res.Retry == nil
+	retrying := false
+	if !final && s.jobsAvailable() {
+		if async {
+			s.deferCheck(w, r, body.Request, retryDelay(res, verr))
+			return
+		}
+		retrying = s.retryInBackground(w, r, body.Request, retryDelay(res, verr))
+	}
 	b, err := json.Marshal(res)
 	if err != nil {
 		s.internalError(w, fmt.Errorf("encode result: %w", err))
 		return
 	}
 	if final {
-		if s.deps.Metrics != nil {
-			s.deps.Metrics.Observe(res, dur)
-		}
 		c.store(r.Context(), res, b)
+	}
+	if !retrying && s.deps.Metrics != nil {
+		// The background retry is observed by the worker that concludes it.
+		s.deps.Metrics.Observe(res, dur)
 	}
 	w.Header().Set(headerCache, c.state)
 	writeRaw(w, http.StatusOK, b)
+}
+
+// retryDelay is when a check that did not conclude is worth trying again:
+// as late as the server asked (greylisting), at once after a timeout.
+func retryDelay(res engine.Result, verr error) time.Duration {
+	if verr == nil && res.Retry != nil {
+		return queue.ClampDelay(res.Retry.After)
+	}
+	return 0
 }
 
 // validateCheck reports what is wrong with a request, in Reacher's words
@@ -91,8 +132,11 @@ func (s *server) validateCheck(req engine.Request) error {
 	if strings.TrimSpace(req.ToEmail) == "" {
 		return badRequest("to_email field is required.")
 	}
-	if req.Proxy != nil && !s.cfg.AllowRequestProxy {
-		return badRequest("The proxy field is not accepted: this server uses its configured proxies.")
+	if req.Proxy != nil && s.auth.open {
+		// Reacher honours a request's proxy; mailprobe does too, but only
+		// for callers who proved they hold the secret: on an open server
+		// anyone could make it connect anywhere through any proxy.
+		return badRequest("The proxy field is accepted only with an x-reacher-secret; this server runs without one.")
 	}
 	if err := req.Validate(); err != nil {
 		// Validate's messages are written for API clients.
@@ -101,27 +145,18 @@ func (s *server) validateCheck(req engine.Request) error {
 	return nil
 }
 
-// deferCheck queues a check that did not conclude inline as a single-shot
-// job (Total 1, marked SingleShot so that GET /v1/check_email serves it and
-// no bulk job) and answers 202 with the status URL. A greylisted address is
-// delivered to the worker after the delay the server asked for.
-func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.Request, res engine.Result, verr error) {
-	ctx := r.Context()
-	if ctx.Err() != nil {
-		// The caller went away: nobody will ever read a job id. 499 is
-		// for the log only (nginx's "client closed request").
-		s.writeError(w, 499, "Client closed the request.")
-		return
-	}
+// queueCheck stores a single-shot job for req (Total 1, marked SingleShot
+// so that GET /v1/check_email serves it and no bulk route does) and queues
+// it, delivered after delay. It returns the job's status URL.
+func (s *server) queueCheck(ctx context.Context, req engine.Request, delay time.Duration) (id, url string, err error) {
 	reqJSON, err := json.Marshal(req)
 	if err != nil {
-		s.internalError(w, fmt.Errorf("encode request: %w", err))
-		return
+		return "", "", fmt.Errorf("encode request: %w", err)
 	}
 	// The message is encoded for the job's id before the job is stored, as
 	// for a bulk job: a message the queue would refuse leaves no job behind.
 	var body []byte
-	id, err := s.createJob(ctx, store.Job{Total: 1, SingleShot: true}, func(id string) (err error) {
+	id, err = s.createJob(ctx, store.Job{Total: 1, SingleShot: true}, func(id string) (err error) {
 		body, err = queue.Encode(queue.Message{
 			Version: queue.Version,
 			JobID:   id,
@@ -131,20 +166,43 @@ func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.R
 		return err
 	})
 	if err != nil {
+		return "", "", err
+	}
+	// Once the job exists, it is queued even if the client goes away.
+	if err := s.deps.Queue.SendRaw(context.WithoutCancel(ctx), delay, body); err != nil {
+		return "", "", fmt.Errorf("enqueue single-shot job %s: %w", id, err)
+	}
+	return id, "/v1/check_email/" + id, nil
+}
+
+// deferCheck answers 202 with the status URL of a queued check: the
+// client asked for the asynchronous answer (Prefer: respond-async).
+func (s *server) deferCheck(w http.ResponseWriter, r *http.Request, req engine.Request, delay time.Duration) {
+	id, url, err := s.queueCheck(r.Context(), req, delay)
+	if err != nil {
 		s.internalError(w, err)
 		return
 	}
-	var delay time.Duration
-	if verr == nil && res.Retry != nil {
-		delay = queue.ClampDelay(res.Retry.After)
-	}
-	if err := s.deps.Queue.SendRaw(ctx, delay, body); err != nil {
-		s.internalError(w, fmt.Errorf("enqueue single-shot job %s: %w", id, err))
-		return
-	}
-	url := "/v1/check_email/" + id
-	w.Header().Set("Location", url)
+	h := w.Header()
+	h.Set("Location", url)
+	h.Set(headerPreferenceApplied, "respond-async")
+	h.Set("Vary", "Prefer")
 	s.writeJSON(w, http.StatusAccepted, pendingJSON{JobID: jobID(id), StatusURL: url, JobStatus: store.StatusRunning})
+}
+
+// retryInBackground queues a check whose inline result did not conclude
+// and names its status URL in a header of the 200 about to be sent. When
+// the queue fails, the inline result is still the answer (as Reacher's
+// would be): the failure is logged, and the client sees no status URL.
+func (s *server) retryInBackground(w http.ResponseWriter, r *http.Request, req engine.Request, delay time.Duration) bool {
+	_, url, err := s.queueCheck(r.Context(), req, delay)
+	if err != nil {
+		s.log.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError, "background retry not queued",
+			slog.String("request_id", idOf(w)), slog.String("error", err.Error()))
+		return false
+	}
+	w.Header().Set(headerStatusURL, url)
+	return true
 }
 
 // checkStatus serves GET /v1/check_email/{job_id}: 202 while the queued
@@ -196,10 +254,13 @@ func (s *server) loadJob(w http.ResponseWriter, r *http.Request, id string) (sto
 	return job, true
 }
 
+// jobsAvailable reports whether the server has a job store and a queue.
+func (s *server) jobsAvailable() bool { return s.deps.Jobs != nil && s.deps.Queue != nil }
+
 // requireJobs answers 503 when the server runs without a job store or
 // queue (a check-only deployment).
 func (s *server) requireJobs(w http.ResponseWriter) bool {
-	if s.deps.Jobs == nil || s.deps.Queue == nil {
+	if !s.jobsAvailable() {
 		s.writeError(w, http.StatusServiceUnavailable, "Jobs are not available on this server.")
 		return false
 	}

@@ -36,8 +36,8 @@ func TestCheckEmailBadInput(t *testing.T) {
 		{"port out of range", `{"to_email":"a@b.com","smtp_port":70000}`, 400, "smtp_port must be between 1 and 65535."},
 		{"retries out of range", `{"to_email":"a@b.com","retries":9}`, 400, "retries must be between 0 and 5."},
 		{"bad method", `{"to_email":"a@b.com","gmail_verif_method":"carrier-pigeon"}`, 400, "gmail_verif_method: unknown verification method…"},
-		{"hello injection", `{"to_email":"a@b.com","hello_name":"x\r\nRCPT TO:<y>"}`, 400, "hello_name must be a single word without spaces or line breaks."},
-		{"proxy refused", `{"to_email":"a@b.com","proxy":{"host":"127.0.0.1","port":1080}}`, 400, "The proxy field is not accepted: this server uses its configured proxies."},
+		{"hello injection", `{"to_email":"a@b.com","hello_name":"x\r\nRCPT TO:<y>"}`, 400, "hello_name must be a single word of printable ASCII (no spaces, line breaks or other characters)."},
+		{"hello_name with a Unicode line separator", `{"to_email":"a@b.com","hello_name":"x\u2028RCPT"}`, 400, "hello_name must be a single word of printable ASCII…"},
 		{"too large", `{"to_email":"a@b.com","hello_name":"` + strings.Repeat("x", 16<<10) + `"}`, 413, "Request body is larger than 16384 bytes."},
 	}
 	for _, tt := range tests {
@@ -64,7 +64,6 @@ func TestCheckEmailBadInput(t *testing.T) {
 func TestCheckEmailPassesEveryOption(t *testing.T) {
 	var got engine.Request
 	hs := newHarness(t, func(c *Config, d *Deps) {
-		c.AllowRequestProxy = true
 		d.Checker = &fakeChecker{fn: func(_ context.Context, req engine.Request) (engine.Result, error) {
 			got = req
 			return testResult(req.ToEmail, engine.Safe), nil
@@ -207,72 +206,157 @@ func TestCheckEmailCacheCountsEngineCalls(t *testing.T) {
 	}
 }
 
-func TestCheckEmailDeferred(t *testing.T) {
-	greylisted := func(_ context.Context, req engine.Request) (engine.Result, error) {
-		res := testResult(req.ToEmail, engine.Unknown)
-		res.SMTP = engine.Failed[engine.SMTP](&engine.StepError{Type: "Greylisted", Message: "450 4.7.1 try again in 300 seconds"})
-		res.Retry = &engine.RetryHint{After: 5 * time.Minute, Reason: "greylisted"}
-		return res, nil
+// greylistedChecker answers as the engine does for a greylisted address.
+func greylistedChecker(_ context.Context, req engine.Request) (engine.Result, error) {
+	res := testResult(req.ToEmail, engine.Unknown)
+	res.SMTP = engine.Failed[engine.SMTP](&engine.StepError{Type: engine.ErrTypeSMTP, Cause: "greylisted", Message: "450 4.7.1 try again in 300 seconds"})
+	res.Retry = &engine.RetryHint{After: 5 * time.Minute, Reason: "greylisted"}
+	return res, nil
+}
+
+// slowChecker never concludes: it answers the result so far (a Timeout)
+// when the inline budget ends.
+func slowChecker(ctx context.Context, req engine.Request) (engine.Result, error) {
+	<-ctx.Done()
+	res := testResult(req.ToEmail, engine.Unknown)
+	res.SMTP = engine.Failed[engine.SMTP](&engine.StepError{Type: engine.ErrTypeTimeout, Cause: engine.CauseTimeout, Timeout: &engine.Duration{Secs: 45}})
+	return res, ctx.Err()
+}
+
+// checkQueuedJob checks that job id is the single-shot job of
+// late@example.com from me@example.org, queued once with delay, and that
+// its status URL answers 202 until the worker stores a result, then 200.
+func checkQueuedJob(t *testing.T, hs *harness, id string, delay time.Duration) {
+	t.Helper()
+	msgs, delays := hs.queue.sent()
+	if len(msgs) != 1 || delays[0] != delay {
+		t.Fatalf("queued %v with delays %v, want one message after %v", msgs, delays, delay)
 	}
-	slow := func(ctx context.Context, req engine.Request) (engine.Result, error) {
-		<-ctx.Done()
-		return testResult(req.ToEmail, engine.Unknown), ctx.Err()
+	msg := msgs[0]
+	var req engine.Request
+	if err := json.Unmarshal(msg.Request, &req); err != nil || req.FromEmail != "me@example.org" || req.ToEmail != "late@example.com" {
+		t.Errorf("queued request %s (%v)", msg.Request, err)
 	}
+	if msg.Version != 1 || msg.JobID != id || len(msg.Items) != 1 || msg.Items[0].Email != "late@example.com" || msg.Items[0].Index != 0 {
+		t.Errorf("queued message %+v", msg)
+	}
+	job, err := hs.store.GetJob(context.Background(), id)
+	if err != nil || job.Total != 1 || !job.SingleShot {
+		t.Fatalf("job %+v, %v", job, err)
+	}
+	pending := hs.do(t, "GET", "/v1/check_email/"+id, "", nil)
+	if pending.status != http.StatusAccepted || pending.json(t)["job_status"] != "Running" {
+		t.Fatalf("status before the worker: %d %s", pending.status, pending.body)
+	}
+	final := testResult("late@example.com", engine.Safe)
+	hs.storeResult(t, id, 0, final)
+	done := hs.do(t, "GET", "/v1/check_email/"+id, "", nil)
+	want, _ := json.Marshal(final)
+	if done.status != 200 || string(done.body) != string(want) {
+		t.Fatalf("status after the worker: %d %s", done.status, done.body)
+	}
+}
+
+// TestCheckEmailAnswersAsReacher: a check that does not conclude (the
+// server greylists, or the inline budget ends) is answered 200 with the
+// result so far, as Reacher answers, and retried in the background: the
+// 200 names the retry's status URL in X-Mailprobe-Status-Url.
+func TestCheckEmailAnswersAsReacher(t *testing.T) {
 	tests := []struct {
 		name      string
 		fn        func(context.Context, engine.Request) (engine.Result, error)
+		wantType  string
 		wantDelay time.Duration
 	}{
-		{"greylisted: queued with the server's delay", greylisted, 5 * time.Minute},
-		{"deadline: queued at once", slow, 0},
+		{"greylisted: retried after the server's delay", greylistedChecker, engine.ErrTypeSMTP, 5 * time.Minute},
+		{"inline budget spent: retried at once", slowChecker, engine.ErrTypeTimeout, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, func(c *Config, d *Deps) {
-				c.InlineBudget = time.Millisecond
+				c.InlineBudget = 20 * time.Millisecond
 				d.Checker = &fakeChecker{fn: tt.fn}
 			})
 			body := `{"to_email":"late@example.com","from_email":"me@example.org"}`
 			r := hs.do(t, "POST", "/v1/check_email", body, nil)
-			if r.status != http.StatusAccepted {
-				t.Fatalf("status %d: %s", r.status, r.body)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d, want 200 as Reacher: %s", r.status, r.body)
+			}
+			var res engine.Result
+			if err := json.Unmarshal(r.body, &res); err != nil || res.IsReachable != engine.Unknown || res.SMTP.Err == nil || res.SMTP.Err.Type != tt.wantType {
+				t.Fatalf("result %s (%v), want unknown with a %s error", r.body, err, tt.wantType)
+			}
+			if got := r.header.Get(headerStatusURL); got != "/v1/check_email/1001" {
+				t.Fatalf("%s %q, want the background retry's status URL", headerStatusURL, got)
+			}
+			if r.header.Get(headerPreferenceApplied) != "" {
+				t.Errorf("Preference-Applied without a Prefer")
+			}
+			checkQueuedJob(t, hs, "1001", tt.wantDelay)
+			if len(hs.metrics.seen) != 0 {
+				t.Errorf("a check retried in the background was observed as a verification")
+			}
+		})
+	}
+}
+
+// TestCheckEmailRespondAsync: Prefer: respond-async (RFC 7240) gets 202
+// and a status URL, at once, or after at most wait=N seconds inline.
+func TestCheckEmailRespondAsync(t *testing.T) {
+	tests := []struct {
+		name       string
+		prefer     string
+		fn         func(context.Context, engine.Request) (engine.Result, error)
+		wantStatus int
+		wantDelay  time.Duration
+		wantCalls  int64
+	}{
+		{"respond-async: queued at once", "respond-async", greylistedChecker, 202, 0, 0},
+		{"wait=0 is at once too", "respond-async, wait=0", greylistedChecker, 202, 0, 0},
+		{"with wait, greylisted: queued after the server's delay", "respond-async; x=1, wait=10", greylistedChecker, 202, 5 * time.Minute, 1},
+		{"with wait, not concluded: queued at once", "wait=1,respond-async", slowChecker, 202, 0, 1},
+		{"with wait, concluded: the result", "RESPOND-ASYNC, wait=10", func(_ context.Context, req engine.Request) (engine.Result, error) {
+			return testResult(req.ToEmail, engine.Safe), nil
+		}, 200, 0, 1},
+		{"other preferences are ignored", "return=minimal", func(_ context.Context, req engine.Request) (engine.Result, error) {
+			return testResult(req.ToEmail, engine.Safe), nil
+		}, 200, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := newHarness(t, func(c *Config, d *Deps) {
+				c.InlineBudget = 2 * time.Second
+				d.Checker = &fakeChecker{fn: tt.fn}
+			})
+			if tt.fn == nil {
+				t.Fatal("no checker")
+			}
+			body := `{"to_email":"late@example.com","from_email":"me@example.org"}`
+			start := time.Now()
+			r := hs.do(t, "POST", "/v1/check_email", body, map[string]string{"Prefer": tt.prefer})
+			if r.status != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.wantStatus, r.body)
+			}
+			if n := hs.checker.calls.Load(); n != tt.wantCalls {
+				t.Errorf("engine ran %d times, want %d", n, tt.wantCalls)
+			}
+			if tt.wantStatus == 200 {
+				if r.header.Get(headerPreferenceApplied) != "" || r.header.Get(headerStatusURL) != "" {
+					t.Errorf("a concluded check answered with %v", r.header)
+				}
+				return
+			}
+			if d := time.Since(start); d > 1500*time.Millisecond {
+				t.Errorf("respond-async waited %v, longer than wait=1", d)
 			}
 			m := r.json(t)
-			id := "1001"
-			if m["job_id"] != float64(1001) || m["status_url"] != "/v1/check_email/"+id || r.header.Get("Location") != "/v1/check_email/"+id {
-				t.Fatalf("202 body %s", r.body)
+			if m["job_id"] != float64(1001) || m["status_url"] != "/v1/check_email/1001" || r.header.Get("Location") != "/v1/check_email/1001" {
+				t.Fatalf("202 body %s, Location %q", r.body, r.header.Get("Location"))
 			}
-			msgs, delays := hs.queue.sent()
-			if len(msgs) != 1 || delays[0] != tt.wantDelay {
-				t.Fatalf("queued %v with delays %v", msgs, delays)
+			if got := r.header.Get(headerPreferenceApplied); got != "respond-async" {
+				t.Errorf("Preference-Applied %q, want respond-async", got)
 			}
-			msg := msgs[0]
-			var req engine.Request
-			if err := json.Unmarshal(msg.Request, &req); err != nil || req.FromEmail != "me@example.org" || req.ToEmail != "late@example.com" {
-				t.Errorf("queued request %s (%v)", msg.Request, err)
-			}
-			if msg.Version != 1 || msg.JobID != id || len(msg.Items) != 1 || msg.Items[0].Email != "late@example.com" || msg.Items[0].Index != 0 {
-				t.Errorf("queued message %+v", msg)
-			}
-			job, err := hs.store.GetJob(context.Background(), id)
-			if err != nil || job.Total != 1 {
-				t.Fatalf("job %+v, %v", job, err)
-			}
-
-			pending := hs.do(t, "GET", "/v1/check_email/"+id, "", nil)
-			if pending.status != http.StatusAccepted || pending.json(t)["job_status"] != "Running" {
-				t.Fatalf("status before the worker: %d %s", pending.status, pending.body)
-			}
-			final := testResult("late@example.com", engine.Safe)
-			hs.storeResult(t, id, 0, final)
-			done := hs.do(t, "GET", "/v1/check_email/"+id, "", nil)
-			want, _ := json.Marshal(final)
-			if done.status != 200 || string(done.body) != string(want) {
-				t.Fatalf("status after the worker: %d %s", done.status, done.body)
-			}
-			if len(hs.metrics.seen) != 0 {
-				t.Errorf("a provisional result was observed as a verification")
-			}
+			checkQueuedJob(t, hs, "1001", tt.wantDelay)
 		})
 	}
 }
@@ -284,7 +368,7 @@ func TestCheckEmailWithoutQueueServesProvisionalResult(t *testing.T) {
 		d.Checker = &fakeChecker{fn: func(ctx context.Context, req engine.Request) (engine.Result, error) {
 			<-ctx.Done()
 			res := testResult(req.ToEmail, engine.Unknown)
-			res.SMTP = engine.Failed[engine.SMTP](&engine.StepError{Type: "Timeout", Message: "deadline exceeded"})
+			res.SMTP = engine.Failed[engine.SMTP](&engine.StepError{Type: engine.ErrTypeTimeout, Timeout: &engine.Duration{Secs: 45}})
 			return res, ctx.Err()
 		}}
 	})
@@ -323,17 +407,29 @@ func TestCheckStatusErrors(t *testing.T) {
 	}
 }
 
+// TestInternalErrorsDoNotLeak: a queue failure never shows its text. With
+// Prefer: respond-async there is no answer without the queue (500, the
+// request id only); otherwise the inline result is still the answer, as
+// Reacher's would be, without a status URL, and the failure is logged.
 func TestInternalErrorsDoNotLeak(t *testing.T) {
 	hs := newHarness(t, func(c *Config, d *Deps) {
 		c.InlineBudget = time.Millisecond
-		d.Checker = &fakeChecker{fn: func(ctx context.Context, req engine.Request) (engine.Result, error) {
-			<-ctx.Done()
-			return testResult(req.ToEmail, engine.Unknown), ctx.Err()
-		}}
+		d.Checker = &fakeChecker{fn: slowChecker}
 		d.Queue = &fakeQueue{err: errors.New("sqs: queue https://sqs.internal/123/secret-queue does not exist")}
 	})
-	r := hs.do(t, "POST", "/v1/check_email", `{"to_email":"a@example.com"}`, nil)
+	r := hs.do(t, "POST", "/v1/check_email", `{"to_email":"a@example.com"}`, map[string]string{"Prefer": "respond-async"})
 	if r.status != 500 || strings.Contains(string(r.body), "sqs") {
-		t.Fatalf("got %d %s", r.status, r.body)
+		t.Fatalf("respond-async: got %d %s", r.status, r.body)
+	}
+	r = hs.do(t, "POST", "/v1/check_email", `{"to_email":"a@example.com"}`, nil)
+	if r.status != 200 || r.header.Get(headerStatusURL) != "" || strings.Contains(string(r.body), "sqs") {
+		t.Fatalf("inline: got %d %v %s", r.status, r.header, r.body)
+	}
+	logged := false
+	for _, l := range hs.logs.lines(t) {
+		logged = logged || l["msg"] == "background retry not queued"
+	}
+	if !logged {
+		t.Error("the lost background retry was not logged")
 	}
 }

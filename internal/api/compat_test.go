@@ -70,7 +70,7 @@ func TestReacherRequestRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []byte
-			hs := newHarness(t, func(c *Config, _ *Deps) { c.AllowRequestProxy = true })
+			hs := newHarness(t, nil)
 			hs.checker.fn = func(_ context.Context, req engine.Request) (engine.Result, error) {
 				got, _ = json.Marshal(req)
 				return testResult(req.ToEmail, engine.Safe), nil

@@ -41,8 +41,10 @@ func realEngine(t testing.TB, domains ...string) *engine.Verifier {
 }
 
 // TestInlineDeadlineFallback: a tarpit MX (accepts, never sends a banner)
-// and a tiny inline budget: the API answers 202, the status URL answers
-// 202 until the worker stores a result, then 200 with it.
+// and a tiny inline budget: the API answers 200 with the result so far, an
+// unknown with Reacher's Timeout error, as Reacher; the check goes on in
+// the background, and its status URL (X-Mailprobe-Status-Url) answers 202
+// until the worker stores a result, then 200 with it.
 func TestInlineDeadlineFallback(t *testing.T) {
 	tarpit := smtptest.Start(t, smtptest.Options{NoBanner: true})
 	v := realEngine(t, "tarpit.test")
@@ -52,10 +54,15 @@ func TestInlineDeadlineFallback(t *testing.T) {
 	})
 	body := `{"to_email":"someone@tarpit.test","smtp_port":` + strconv.Itoa(tarpit.Port()) + `}`
 	r := hs.do(t, "POST", "/v1/check_email", body, nil)
-	if r.status != http.StatusAccepted {
+	if r.status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.status, r.body)
 	}
-	url := r.json(t)["status_url"].(string)
+	var res engine.Result
+	if err := json.Unmarshal(r.body, &res); err != nil || res.IsReachable != engine.Unknown ||
+		res.SMTP.Err == nil || res.SMTP.Err.Type != "Timeout" || res.SMTP.Err.Timeout == nil {
+		t.Fatalf("result so far %s (%v), want unknown with a Timeout error", r.body, err)
+	}
+	url := r.header.Get(headerStatusURL)
 	msgs, _ := hs.queue.sent()
 	if len(msgs) != 1 || msgs[0].Items[0].Email != "someone@tarpit.test" {
 		t.Fatalf("queued %+v", msgs)

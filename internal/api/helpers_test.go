@@ -173,7 +173,7 @@ func newHarness(t testing.TB, mutate func(*Config, *Deps)) *harness {
 	}
 	cfg := DefaultConfig()
 	cfg.Secret = testSecret
-	cfg.Throttle.PerMinute, cfg.Throttle.PerDay = 0, 0
+	cfg.CacheTTL = 24 * time.Hour // off by default; the cache tests need it
 	deps := Deps{
 		Checker:  hs.checker,
 		Jobs:     st,
@@ -224,15 +224,20 @@ func (hs *harness) do(t testing.TB, method, target, body string, headers map[str
 	t.Helper()
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.Header.Set("x-reacher-secret", testSecret)
-	if body != "" {
+	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range headers {
-		if v == "" {
+		switch {
+		case k == "Host":
+			req.Host = v
+		case k == "RemoteAddr":
+			req.RemoteAddr = v
+		case v == "":
 			req.Header.Del(k)
-			continue
+		default:
+			req.Header.Set(k, v)
 		}
-		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
 	hs.h.ServeHTTP(rec, req)

@@ -27,11 +27,13 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeRaw(w, http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
-// versionJSON is the /version body.
+// versionJSON is the /version body: Reacher's {"version"} and the commit.
+// It is served without the secret, as Reacher serves it; the Go version is
+// left out (`mailprobe version` prints it), so the answer says nothing
+// about which standard library fixes the binary lacks.
 type versionJSON struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit"`
-	Go      string `json:"go"`
 }
 
 // BuildInfo describes the running binary from the build information the
@@ -67,14 +69,14 @@ func BuildInfo() (version, commit, goVersion string) {
 // what the wiring passes.
 func buildVersion(version, commit string) []byte {
 	var v versionJSON
-	v.Version, v.Commit, v.Go = BuildInfo()
+	v.Version, v.Commit, _ = BuildInfo()
 	if version != "" {
 		v.Version = version
 	}
 	if commit != "" {
 		v.Commit = commit
 	}
-	b, _ := json.Marshal(v) // three strings always marshal
+	b, _ := json.Marshal(v) // two strings always marshal
 	return b
 }
 

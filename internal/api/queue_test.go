@@ -104,8 +104,8 @@ func TestDeferredThroughLocalQueue(t *testing.T) {
 		}}
 	})
 	r := hs.do(t, "POST", "/v1/check_email", `{"to_email":"late@example.com","hello_name":"me.example.org"}`, nil)
-	if r.status != 202 {
-		t.Fatalf("status %d %s", r.status, r.body)
+	if r.status != 200 || r.header.Get(headerStatusURL) != "/v1/check_email/1001" {
+		t.Fatalf("status %d %v %s", r.status, r.header, r.body)
 	}
 	msgs := drain(t, q)
 	if len(msgs) != 1 || msgs[0].JobID != "1001" || msgs[0].Items[0] != (queue.Item{Index: 0, Email: "late@example.com"}) ||

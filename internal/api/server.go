@@ -17,13 +17,14 @@ import (
 
 // server is the http.Handler returned by New.
 type server struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
-	mux     *http.ServeMux
-	limiter *throttle.Limiter
-	auth    authenticator
-	version []byte // the /version body, computed once
+	cfg      Config
+	deps     Deps
+	log      *slog.Logger
+	mux      *http.ServeMux
+	limiter  *throttle.Limiter
+	auth     authenticator
+	authFail *authLimiter
+	version  []byte // the /version body, computed once
 }
 
 // headerRequestID carries the request id in both directions.
@@ -52,16 +53,23 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // route wraps a handler with what every matched route needs: the pattern
-// for the log, authentication and the throttle.
+// for the log, the Host check of a server without a secret, the secret,
+// the throttle and, for routes that read a JSON body, its Content-Type.
 func (s *server) route(pattern string, rt Route, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rw, ok := w.(*respWriter); ok {
 			rw.route = pattern
 		}
+		if !s.hostAllowed(w, r) {
+			return
+		}
 		if rt.Auth && !s.authorized(w, r, rt.Bearer) {
 			return
 		}
 		if rt.Throttled && !s.allowed(w, r) {
+			return
+		}
+		if rt.JSONBody && !s.requireJSON(w, r) {
 			return
 		}
 		h(w, r)
@@ -92,10 +100,16 @@ const headerSecret = "X-Reacher-Secret"
 // authorized checks x-reacher-secret or, where bearer allows it, the
 // secret as an RFC 6750 bearer token (Authorization: Bearer <secret>),
 // which Prometheus's scrape configuration can send and a custom header it
-// cannot.
+// cannot. Wrong secrets are counted per client address; an address over the
+// limit gets 429 until its window ends (see authLimiter).
 func (s *server) authorized(w http.ResponseWriter, r *http.Request, bearer bool) bool {
 	if s.auth.open {
 		return true
+	}
+	key := clientKey(r)
+	if wait, locked := s.authFail.blocked(key); locked {
+		s.writeAuthLocked(w, wait)
+		return false
 	}
 	got := r.Header.Get(headerSecret)
 	if got == "" && bearer {
@@ -108,6 +122,7 @@ func (s *server) authorized(w http.ResponseWriter, r *http.Request, bearer bool)
 	}
 	sum := sha256.Sum256([]byte(got))
 	if !s.auth.set || subtle.ConstantTimeCompare(sum[:], s.auth.want[:]) != 1 {
+		s.authFail.fail(key)
 		w.Header().Set("WWW-Authenticate", `x-reacher-secret realm="mailprobe"`)
 		s.writeError(w, http.StatusUnauthorized, "Invalid x-reacher-secret header.")
 		return false

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -22,6 +23,7 @@ import (
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue/sqsq"
+	"github.com/mailprobe/mailprobe/internal/s3export"
 	"github.com/mailprobe/mailprobe/internal/store/dynamo"
 	"github.com/mailprobe/mailprobe/internal/worker"
 )
@@ -34,6 +36,9 @@ const (
 	// emulators (end-to-end tests, sam local); unset in AWS.
 	EnvDynamoDBEndpoint = "MAILPROBE_DYNAMODB_ENDPOINT"
 	EnvSQSEndpoint      = "MAILPROBE_SQS_ENDPOINT"
+	// EnvS3Endpoint points the export bucket's client at an emulator,
+	// with path-style addressing.
+	EnvS3Endpoint = "MAILPROBE_S3_ENDPOINT"
 	// EnvConfig names a backend_config.toml to read besides the
 	// environment.
 	EnvConfig = "MAILPROBE_CONFIG"
@@ -76,6 +81,26 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 		sqs:   sq,
 		aws:   ac,
 	}, nil
+}
+
+// exports returns the API's export store in the configured bucket, or nil
+// without one (the API then pages CSV requests without limit).
+func (p awsParts) exports(environ []string) api.ExportStore {
+	if p.cfg.Storage.ExportBucket == "" {
+		return nil
+	}
+	url := getenv(environ, EnvS3Endpoint)
+	c := s3.NewFromConfig(p.aws, func(o *s3.Options) {
+		if url != "" {
+			o.BaseEndpoint, o.UsePathStyle = aws.String(url), true
+		}
+		// Checksums only where S3 requires them: the objects are
+		// written once from a local file, and emulators predate the
+		// SDK's default ones.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	return s3export.New(c, p.cfg.Storage.ExportBucket, 0)
 }
 
 // endpoint returns a client option that sets BaseEndpoint when url is set.
@@ -137,7 +162,7 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	}
 	h := api.New(ac, api.Deps{
 		Checker: v, Jobs: p.store, Queue: p.queue, Cache: p.store, Counter: p.store,
-		Metrics: InlineMetrics(p.cfg, p.logger, emf), Logger: p.logger, Doctor: doc,
+		Metrics: InlineMetrics(p.cfg, p.logger, emf), Logger: p.logger, Doctor: doc, Exports: p.exports(environ),
 	})
 	return api.LambdaHandler(h), nil
 }

@@ -17,7 +17,7 @@ import (
 
 // TestNewDoctorProxies checks that the doctor sees every proxy the engine
 // may use, under the ids the engine's errors carry: [proxy] as "default",
-// MAILPROBE_PROXIES as "pool-N", [overrides.proxies] by name, each once.
+// MAILPROBE_PROXIES as "url1", "url2", ..., [overrides.proxies] by name, each once.
 func TestNewDoctorProxies(t *testing.T) {
 	dns := dnstest.Start(t, nil)
 	dns.AddMX("doctor.test.", 10, "mx.doctor.test.")
@@ -42,10 +42,10 @@ func TestNewDoctorProxies(t *testing.T) {
 	for _, p := range r.Proxies {
 		ids = append(ids, p.ID)
 	}
-	if got, want := strings.Join(ids, ","), "default,pool-0,pool-1,eu"; got != want {
+	if got, want := strings.Join(ids, ","), "default,url1,url2,eu"; got != want {
 		t.Errorf("proxies %s, want %s", got, want)
 	}
-	if got := r.Checks[0].Reason; got != "configuration loaded; 4 proxies: default, pool-0, pool-1, eu" {
+	if got := r.Checks[0].Reason; got != "configuration loaded; 4 proxies: default, url1, url2, eu" {
 		t.Errorf("config line %q", got)
 	}
 	for _, c := range r.Checks {
@@ -79,7 +79,7 @@ func TestServeDoctor(t *testing.T) {
 	if err := json.Unmarshal(body, &rep); code != 200 || err != nil {
 		t.Fatalf("doctor: %d %s (%v)", code, body, err)
 	}
-	if len(rep.Proxies) != 1 || rep.Proxies[0].ID != "pool-0" || rep.Proxies[0].Banner == "" || rep.Target.Host != "mx.local.test" {
+	if len(rep.Proxies) != 1 || rep.Proxies[0].ID != "url1" || rep.Proxies[0].Banner == "" || rep.Target.Host != "mx.local.test" {
 		t.Errorf("report %s", body)
 	}
 	req, _ := http.NewRequest("GET", base+"/v1/doctor", nil)

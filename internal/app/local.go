@@ -48,11 +48,17 @@ const (
 // dead-letter it.
 const localMaxReceiveCount = 10
 
+// ErrOpenNetwork is returned by Serve when the server has no secret, its
+// listener is not on a loopback address and allow_open_network is not set:
+// anyone on the network could then use it.
+var ErrOpenNetwork = errors.New("refusing to serve without a secret on a non-loopback address; set header_secret (RCH__HEADER_SECRET), listen on 127.0.0.1, or pass --allow-open-network")
+
 // Local is `mailprobe serve`: the API, the embedded store and queue under
 // one data directory, and the queue worker, in one process. It always runs
 // its worker; Reacher's [worker] enable has no effect here.
 type Local struct {
 	cfg    config.Config
+	open   bool // no secret
 	logger *slog.Logger
 	store  *bolt.Store
 	queue  *local.Queue
@@ -112,7 +118,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger, m LocalMetrics) (*Local, e
 	if open {
 		logger.Warn("NO SECRET CONFIGURED: the API is open to anyone who can reach it; set RCH__HEADER_SECRET or header_secret")
 	}
-	l := &Local{cfg: cfg, logger: logger, store: st, queue: q}
+	l := &Local{cfg: cfg, open: open, logger: logger, store: st, queue: q}
 	l.api = api.New(APIConfig(cfg, open, true), api.Deps{
 		Checker: v, Jobs: st, Queue: q, Cache: st, Metrics: InlineMetrics(cfg, logger, m), MetricsHandler: m, Logger: logger,
 		Doctor: doc,
@@ -127,6 +133,10 @@ func NewLocal(cfg config.Config, logger *slog.Logger, m LocalMetrics) (*Local, e
 // accepting requests, lets running ones finish, lets the worker store what
 // it is probing and hand the rest back to the queue, and closes the files.
 func (l *Local) Serve(ctx context.Context, ln net.Listener) error {
+	if l.open && !l.cfg.AllowOpenNetwork && !isLoopback(ln.Addr()) {
+		err := fmt.Errorf("%w (listening on %s)", ErrOpenNetwork, ln.Addr())
+		return errors.Join(err, ln.Close(), l.queue.Close(), l.store.Close())
+	}
 	srv := newHTTPServer(l.api, l.cfg.InlineBudget)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -144,6 +154,15 @@ func (l *Local) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	err := g.Wait()
 	return errors.Join(err, l.queue.Close(), l.store.Close())
+}
+
+// isLoopback reports whether a listener's address accepts only local
+// connections. The unspecified address (every interface) is not loopback.
+func isLoopback(a net.Addr) bool {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.IsLoopback()
+	}
+	return false
 }
 
 // newHTTPServer returns the local server with timeouts that let no client

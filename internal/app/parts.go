@@ -23,7 +23,9 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(worker.NewLogHandler(w, l))
 }
 
-// APIConfig maps the configuration to the API handler's settings.
+// APIConfig maps the configuration to the API handler's settings. local
+// is `mailprobe serve`; otherwise the handler runs on Lambda behind API
+// Gateway, which buffers and caps responses (6 MB) and fixes the Host.
 func APIConfig(cfg config.Config, open, local bool) api.Config {
 	ac := api.DefaultConfig()
 	ac.Secret = cfg.HeaderSecret.Reveal()
@@ -34,12 +36,16 @@ func APIConfig(cfg config.Config, open, local bool) api.Config {
 		PerSecond: cfg.Throttle.PerSecond, PerMinute: cfg.Throttle.PerMinute,
 		PerHour: cfg.Throttle.PerHour, PerDay: cfg.Throttle.PerDay,
 	}
-	ac.AllowRequestProxy = cfg.AllowRequestProxy
 	ac.LogEmails = cfg.LogEmails
 	ac.ServeMetrics = local
+	ac.AllowedHosts = cfg.AllowedHosts
 	if !local {
 		// A synchronous Lambda payload is at most 6 MB, event included.
 		ac.MaxBulkBytes = api.LambdaMaxBulkBytes
+		ac.BufferedResponses = true
+		// API Gateway answers only for its own host names: no DNS
+		// rebinding reaches the function.
+		ac.AnyHost = true
 	}
 	return ac
 }
@@ -59,11 +65,13 @@ func WorkerConfig(cfg config.Config) worker.Config {
 	}
 }
 
-// NewWebhook returns the webhook client; private addresses are refused
-// unless MX hosts on private addresses are allowed too (tests).
+// NewWebhook returns the webhook client. Private, loopback and link-local
+// addresses are refused unless allow_private_webhooks is set: a webhook URL
+// comes from an API client, and allowing private MX hosts (tests, private
+// networks) must not let it reach 169.254.169.254 or internal services.
 func NewWebhook(cfg config.Config) *webhook.Client {
 	opts := webhook.Options{Timeout: 10 * time.Second, Attempts: 3, UserAgent: "mailprobe"}
-	if !cfg.AllowPrivateMX {
+	if !cfg.AllowPrivateWebhooks {
 		opts.CheckAddr = dialer.CheckAddr
 	}
 	return webhook.New(opts)

@@ -24,9 +24,12 @@ import (
 // NewVerifier builds the engine from the configuration: the resolver, the
 // proxy rotation (the [proxy] section first, then MAILPROBE_PROXIES), the
 // named proxies of [overrides.proxies], the provider overrides and the
-// per-MX politeness limiter (LocalLimiter or SharedLimiter). When ev is
-// non-nil it hears of failed proxy dials and of each session's politeness
-// wait (metrics).
+// per-MX politeness limiter (LocalLimiter or SharedLimiter). Each proxy
+// keeps the id results report in debug.smtp.verif_method.proxy, as Reacher:
+// "default" for [proxy], its id for an [overrides.proxies] entry, url1,
+// url2, ... by position for the proxies given as URLs. When ev is non-nil it
+// hears of failed proxy dials and of each session's politeness wait
+// (metrics).
 func NewVerifier(cfg config.Config, limiter engine.Limiter, ev metrics.Events) (*engine.Verifier, error) {
 	if config.IsSecretRef(cfg.ProbeSecret.Reveal()) {
 		return nil, ErrProbeSecretRef
@@ -102,8 +105,9 @@ func RetryPolicy(cfg config.Config) retry.Policy {
 }
 
 // proxies returns the rotation (the [proxy] section, id "default", then
-// MAILPROBE_PROXIES, ids "pool-N") and the proxies overrides may name
-// ([overrides.proxies] and "default"), with their ids.
+// MAILPROBE_PROXIES, ids "url1", "url2", ... by position) and the proxies
+// overrides may name ([overrides.proxies] and "default"), with their ids,
+// which results report as Reacher does.
 func proxies(cfg config.Config) (rotation []dialer.Proxy, named map[string]dialer.Proxy) {
 	named = map[string]dialer.Proxy{}
 	if cfg.Proxy != nil {
@@ -112,7 +116,7 @@ func proxies(cfg config.Config) (rotation []dialer.Proxy, named map[string]diale
 		named[config.DefaultProxyID] = p
 	}
 	for i, p := range cfg.ProxyPool {
-		rotation = append(rotation, proxyOf(fmt.Sprintf("pool-%d", i), p))
+		rotation = append(rotation, proxyOf(fmt.Sprintf("url%d", i+1), p))
 	}
 	for id, p := range cfg.Overrides.Proxies {
 		named[id] = proxyOf(id, p)

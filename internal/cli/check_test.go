@@ -66,8 +66,8 @@ func TestCheckWithoutProxyStillReportsMX(t *testing.T) {
 	if !strings.Contains(stderr, "no --proxy") {
 		t.Errorf("stderr does not explain that SMTP is skipped: %q", stderr)
 	}
-	if !strings.Contains(out, `"accepts_mail":true`) || !strings.Contains(out, `"type":"NoProxy"`) {
-		t.Errorf("result lacks the MX answer or the NoProxy error: %s", out)
+	if !strings.Contains(out, `"accepts_mail":true`) || !strings.Contains(out, `"cause":"no_proxy"`) {
+		t.Errorf("result lacks the MX answer or the no_proxy cause: %s", out)
 	}
 }
 

@@ -42,9 +42,9 @@ func TestDoctorCommand(t *testing.T) {
 		stderr string
 	}{
 		{"all pass", []string{"--proxy", proxy.URL()}, 0,
-			[]string{"PASS  socks5       [pool-0] username/password accepted", "PASS  exit_ip      [pool-0] mx.doctor.test sees the connection coming from 127.0.0.62", "12 checks: 12 passed, 0 warnings, 0 failed"}, ""},
+			[]string{"PASS  socks5       [url1] username/password accepted", "PASS  exit_ip      [url1] mx.doctor.test sees the connection coming from 127.0.0.62", "12 checks: 12 passed, 0 warnings, 0 failed"}, ""},
 		{"wrong password", []string{"--proxy", wrong}, 1,
-			[]string{`FAIL  socks5       [pool-0] the proxy refused the password of user "u"`, "0 warnings, 1 failed"}, ""},
+			[]string{`FAIL  socks5       [url1] the proxy refused the password of user "u"`, "0 warnings, 1 failed"}, ""},
 		{"no proxy", nil, 1, []string{"FAIL  proxy"}, ""},
 		{"bad config", []string{"--config", "/nonexistent.toml"}, 1, []string{"FAIL  config", "nonexistent.toml", "1 checks: 0 passed"}, ""},
 		{"bad target", []string{"--target", "a b"}, 2, nil, "--target: invalid target"},

@@ -45,9 +45,17 @@ var engineFlagList = []engineFlag{
 	{"strict-config", "strict_config", "fail on unknown configuration keys instead of warning", boolFlag},
 }
 
-// engineFlags holds the values of engineFlagList once parsed.
+// serveFlagList lists the flags only `serve` has.
+var serveFlagList = []engineFlag{
+	{"allow-open-network", "allow_open_network", "serve without a secret on a non-loopback address (anyone on the network can use the API)", boolFlag},
+	{"allowed-host", "allowed_hosts", "without a secret, also answer requests for this host `name` (besides IP addresses and localhost); repeatable", listFlag},
+}
+
+// engineFlags holds the values of engineFlagList (and of the extra flags
+// a command registers) once parsed.
 type engineFlags struct {
 	configPath string
+	list       []engineFlag
 	values     map[string]*[]string // flag name → values given
 }
 
@@ -77,10 +85,11 @@ func (d durationValue) Set(v string) error {
 	return d.multi.Set(v)
 }
 
-func (f *engineFlags) register(fs *flag.FlagSet) {
+func (f *engineFlags) register(fs *flag.FlagSet, extra ...engineFlag) {
 	fs.StringVar(&f.configPath, "config", "", "backend_config.toml `file` (RCH__ environment variables are read too)")
 	f.values = map[string]*[]string{}
-	for _, ef := range engineFlagList {
+	f.list = append(append([]engineFlag(nil), engineFlagList...), extra...)
+	for _, ef := range f.list {
 		vals := new([]string)
 		f.values[ef.name] = vals
 		var v flag.Value = multi{vals}
@@ -97,7 +106,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 // flags returns the flags that were given, as configuration layers.
 func (f *engineFlags) flags() []config.Flag {
 	var out []config.Flag
-	for _, ef := range engineFlagList {
+	for _, ef := range f.list {
 		vals := *f.values[ef.name]
 		if len(vals) == 0 {
 			continue

@@ -16,7 +16,7 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	fs := flag.NewFlagSet("mailprobe serve", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	var ef engineFlags
-	ef.register(fs)
+	ef.register(fs, serveFlagList...)
 	listen := fs.String("listen", "", "`host:port` to listen on (default http_host:http_port, 127.0.0.1:8080)")
 	dataDir := fs.String("data-dir", "", "`directory` of the embedded store and queue (default ./data)")
 	if err := fs.Parse(args); err != nil {
@@ -59,9 +59,12 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
 		return 1
 	}
-	logger.Info("listening", "url", "http://"+ln.Addr().String(), "data_dir", cfg.Storage.DataDir)
+	logger.Info("listening", "url", "http://"+ln.Addr().String(), "data_dir", cfg.Storage.DataDir, "open", cfg.HeaderSecret.IsZero())
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(env.Stderr, "mailprobe serve: %v\n", err)
+		if errors.Is(err, app.ErrOpenNetwork) {
+			return 2
+		}
 		return 1
 	}
 	return 0

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 )
@@ -58,6 +59,39 @@ func TestServeRefusesSecretReference(t *testing.T) {
 			}
 			if !strings.Contains(stderr, "only the AWS Lambda functions resolve") || strings.Contains(stderr, "listening") {
 				t.Errorf("stderr %q: want the refusal, and no server", stderr)
+			}
+		})
+	}
+}
+
+// TestServeRefusesOpenNetwork: without a secret, serve listens only on
+// loopback unless told otherwise with --allow-open-network; with a secret
+// any address is fine.
+func TestServeRefusesOpenNetwork(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		args    []string
+		want    int
+	}{
+		{"open on every interface", nil, []string{"--listen", "0.0.0.0:0"}, 2},
+		{"open on loopback", nil, []string{"--listen", "127.0.0.1:0"}, 0},
+		{"open on every interface, allowed by flag", nil, []string{"--listen", "0.0.0.0:0", "--allow-open-network"}, 0},
+		{"open on every interface, allowed by config", []string{"RCH__ALLOW_OPEN_NETWORK=true"}, []string{"--listen", "0.0.0.0:0"}, 0},
+		{"secret on every interface", []string{"RCH__HEADER_SECRET=s3cret-s3cret"}, []string{"--listen", "0.0.0.0:0"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			var out, errb bytes.Buffer
+			args := append([]string{"serve", "--data-dir", t.TempDir()}, tt.args...)
+			code := Run(ctx, args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Environ: tt.environ})
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d; stderr %s", code, tt.want, errb.String())
+			}
+			if tt.want == 2 && !strings.Contains(errb.String(), "refusing to serve without a secret on a non-loopback address") {
+				t.Errorf("stderr %q lacks the refusal", errb.String())
 			}
 		})
 	}

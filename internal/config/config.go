@@ -61,12 +61,11 @@ type Config struct {
 	Throttle Throttle `toml:"throttle"` // [throttle]
 	Worker   Worker   `toml:"worker"`   // [worker], [worker.rabbitmq]
 
-	CacheTTL          time.Duration `toml:"cache_ttl" unit:"s"`     // result cache; 0 disables
-	AllowPrivateMX    bool          `toml:"allow_private_mx"`       // probe MX hosts on private addresses
-	AllowDirect       bool          `toml:"allow_direct"`           // probe without a proxy
-	AllowRequestProxy bool          `toml:"allow_request_proxy"`    // honour "proxy" in requests
-	DNS               []string      `toml:"dns"`                    // resolvers as host:port; empty: the system's
-	GreylistWait      time.Duration `toml:"greylist_wait" unit:"s"` // 0 disables the inline retry
+	CacheTTL       time.Duration `toml:"cache_ttl" unit:"s"`     // result cache; 0 (the default) disables
+	AllowPrivateMX bool          `toml:"allow_private_mx"`       // probe MX hosts on private addresses
+	AllowDirect    bool          `toml:"allow_direct"`           // probe without a proxy
+	DNS            []string      `toml:"dns"`                    // resolvers as host:port; empty: the system's
+	GreylistWait   time.Duration `toml:"greylist_wait" unit:"s"` // 0 disables the inline retry
 	// DomainBackoff is how long an MX host that deferred a whole domain
 	// (421, 452 4.5.3, a 4xx to MAIL FROM) is left alone before the one
 	// more session, when its reply names no wait.
@@ -81,9 +80,21 @@ type Config struct {
 	Retry        Retry         `toml:"retry"`
 	LogLevel     string        `toml:"log_level"`              // debug|info|warn|error
 	LogEmails    bool          `toml:"log_emails"`             // include addresses in logs
-	InlineBudget time.Duration `toml:"inline_budget" unit:"s"` // time a check may run inline
+	InlineBudget time.Duration `toml:"inline_budget" unit:"s"` // longest a check runs before its result so far is answered
 	GravatarURL  string        `toml:"gravatar_url"`           // asked only for check_gravatar requests
 	HIBPKey      Secret        `toml:"haveibeenpwned_api_key"` // fills misc.haveibeenpwned when set
+
+	// AllowPrivateWebhooks lets bulk webhooks reach loopback, private and
+	// link-local addresses (169.254.169.254, internal services). Off by
+	// default, and apart from allow_private_mx: a test setup that probes
+	// private MX hosts must not open the webhooks too.
+	AllowPrivateWebhooks bool `toml:"allow_private_webhooks"`
+	// AllowOpenNetwork lets mailprobe serve run without a secret on a
+	// non-loopback address, reachable by anyone on the network.
+	AllowOpenNetwork bool `toml:"allow_open_network"`
+	// AllowedHosts are the host names a server without a secret answers
+	// to, besides IP addresses and localhost (DNS rebinding protection).
+	AllowedHosts []string `toml:"allowed_hosts"`
 
 	// StrictConfig makes unknown keys and variables fatal instead of
 	// warnings (Reacher ignores them silently).
@@ -138,7 +149,9 @@ type ProviderRule struct {
 // method.
 func (r *ProviderRule) setDefaults() { r.Type = MethodSMTP }
 
-// Throttle limits accepted verification requests. A zero field is unlimited.
+// Throttle limits accepted verification requests. A zero field is unlimited,
+// and all are zero by default, as in Reacher (the production checklist in
+// README.md recommends 60 per minute and 10 000 per day).
 type Throttle struct {
 	PerSecond int `toml:"max_requests_per_second"`
 	PerMinute int `toml:"max_requests_per_minute"`
@@ -182,6 +195,9 @@ type Storage struct {
 	DynamoDBTable string `toml:"dynamodb_table"` // MAILPROBE_TABLE
 	SQSQueueURL   string `toml:"sqs_queue_url"`  // MAILPROBE_QUEUE_URL
 	DataDir       string `toml:"data_dir"`       // MAILPROBE_DATA_DIR
+	// ExportBucket is the S3 bucket of full result exports on Lambda
+	// (MAILPROBE_EXPORT_BUCKET); mailprobe serve streams instead.
+	ExportBucket string `toml:"export_bucket"`
 }
 
 // AWS reports whether the AWS back ends (DynamoDB and SQS) are configured.
@@ -202,12 +218,10 @@ func Default() Config {
 			Proxies:   map[string]Proxy{},
 			Providers: map[engine.Provider]ProviderRule{},
 		},
-		Throttle: Throttle{PerMinute: 60, PerDay: 10000},
 		Worker: Worker{
 			Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50,
 			RabbitMQ: RabbitMQ{Concurrency: 2},
 		},
-		CacheTTL:      24 * time.Hour,
 		LogLevel:      "info",
 		InlineBudget:  25 * time.Second,
 		GravatarURL:   "https://www.gravatar.com",

@@ -51,17 +51,18 @@ func TestEnvOverrides(t *testing.T) {
 			"RCH__WORKER__CONCURRENCY=4"}, func(c Config) any { return c.Worker },
 			Worker{Enable: true, RabbitMQ: RabbitMQ{Concurrency: 2}, Concurrency: 4, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50}},
 		{"booleans and lists", "", []string{"RCH__ALLOW_DIRECT=1", "RCH__ALLOW_PRIVATE_MX=true",
-			"RCH__ALLOW_REQUEST_PROXY=TRUE", "RCH__LOG_EMAILS=t", "RCH__DNS=127.0.0.1:53, 127.0.0.2:53"},
+			"RCH__ALLOW_PRIVATE_WEBHOOKS=TRUE", "RCH__LOG_EMAILS=t", "RCH__DNS=127.0.0.1:53, 127.0.0.2:53",
+			"RCH__ALLOW_OPEN_NETWORK=true", "RCH__ALLOWED_HOSTS=mailprobe.internal,api.example.org"},
 			func(c Config) any {
-				return []any{c.AllowDirect, c.AllowPrivateMX, c.AllowRequestProxy, c.LogEmails, c.DNS}
-			}, []any{true, true, true, true, []string{"127.0.0.1:53", "127.0.0.2:53"}}},
+				return []any{c.AllowDirect, c.AllowPrivateMX, c.AllowPrivateWebhooks, c.LogEmails, c.DNS, c.AllowOpenNetwork, c.AllowedHosts}
+			}, []any{true, true, true, true, []string{"127.0.0.1:53", "127.0.0.2:53"}, true, []string{"mailprobe.internal", "api.example.org"}}},
 		{"durations", "", []string{"RCH__CACHE_TTL=0", "RCH__GREYLIST_WAIT=30", "RCH__INLINE_BUDGET=10"},
 			func(c Config) any { return []time.Duration{c.CacheTTL, c.GreylistWait, c.InlineBudget} },
 			[]time.Duration{0, 30 * time.Second, 10 * time.Second}},
 		{"MAILPROBE_ variables", "", []string{"MAILPROBE_TABLE=mailprobe", "MAILPROBE_QUEUE_URL=http://q/1",
-			"MAILPROBE_LOG_LEVEL=WARN", "MAILPROBE_DATA_DIR=/tmp/d", "RCH__LOG_LEVEL=debug"},
+			"MAILPROBE_LOG_LEVEL=WARN", "MAILPROBE_DATA_DIR=/tmp/d", "RCH__LOG_LEVEL=debug", "MAILPROBE_EXPORT_BUCKET=exports-1"},
 			func(c Config) any { return []any{c.Storage, c.LogLevel} },
-			[]any{Storage{DynamoDBTable: "mailprobe", SQSQueueURL: "http://q/1", DataDir: "/tmp/d"}, "warn"}},
+			[]any{Storage{DynamoDBTable: "mailprobe", SQSQueueURL: "http://q/1", DataDir: "/tmp/d", ExportBucket: "exports-1"}, "warn"}},
 		{"MAILPROBE_PROXIES", "", []string{"MAILPROBE_PROXIES=socks5://u:p%40ss@10.0.0.1:1081, socks5h://h2"},
 			func(c Config) any { return c.ProxyPool }, ProxyList{
 				{Host: "10.0.0.1", Port: 1081, Username: "u", Password: NewSecret("p@ss")},

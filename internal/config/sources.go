@@ -15,12 +15,13 @@ const envPrefix = "RCH__"
 // deployment sets them deliberately. The MAILPROBE_* names are the ones the
 // SAM template sets; PORT is the convention of container platforms.
 const (
-	EnvPort     = "PORT"                // http_port
-	EnvLogLevel = "MAILPROBE_LOG_LEVEL" // log_level
-	EnvTable    = "MAILPROBE_TABLE"     // storage.dynamodb_table
-	EnvQueueURL = "MAILPROBE_QUEUE_URL" // storage.sqs_queue_url
-	EnvDataDir  = "MAILPROBE_DATA_DIR"  // storage.data_dir
-	EnvProxies  = "MAILPROBE_PROXIES"   // proxy_urls: comma-separated socks5:// URLs
+	EnvPort     = "PORT"                    // http_port
+	EnvLogLevel = "MAILPROBE_LOG_LEVEL"     // log_level
+	EnvTable    = "MAILPROBE_TABLE"         // storage.dynamodb_table
+	EnvQueueURL = "MAILPROBE_QUEUE_URL"     // storage.sqs_queue_url
+	EnvDataDir  = "MAILPROBE_DATA_DIR"      // storage.data_dir
+	EnvProxies  = "MAILPROBE_PROXIES"       // proxy_urls: comma-separated socks5:// URLs
+	EnvExports  = "MAILPROBE_EXPORT_BUCKET" // storage.export_bucket
 )
 
 // aliases maps each alias variable to the key it sets.
@@ -31,6 +32,7 @@ var aliases = [...]struct{ env, key string }{
 	{EnvQueueURL, "storage.sqs_queue_url"},
 	{EnvDataDir, "storage.data_dir"},
 	{EnvProxies, "proxy_urls"},
+	{EnvExports, "storage.export_bucket"},
 }
 
 // fileTree parses TOML data; the loader names the file in messages.

@@ -58,6 +58,11 @@ func (c Config) Validate() error {
 		add(invalid("greylist_wait", "must be ≥ 0, got %s", c.GreylistWait))
 	}
 	add(checkSecretRef("header_secret", c.HeaderSecret.Reveal()))
+	for i, h := range c.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, " \t\r\n/:@[]") {
+			add(invalid(fmt.Sprintf("allowed_hosts[%d]", i), "must be a host name without port, got %q", h))
+		}
+	}
 	add(checkLogLevel(c.LogLevel))
 	for i, addr := range c.DNS {
 		add(checkHostPort(fmt.Sprintf("dns[%d]", i), addr))
@@ -197,8 +202,8 @@ func checkHello(key, name string) error {
 	if name == "" {
 		return invalid(key, "must not be empty")
 	}
-	if strings.ContainsAny(name, " \t\r\n") {
-		return invalid(key, "must not contain spaces, CR or LF, got %q", name)
+	if err := engine.CheckHelloName(name); err != nil {
+		return invalid(key, "must be one word of printable ASCII (no spaces, line breaks or other characters), got %q", name)
 	}
 	return nil
 }

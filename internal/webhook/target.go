@@ -66,17 +66,27 @@ func (t Target) validate() error {
 	return nil
 }
 
-// LogValue shows the URL without credentials or query string, which often
-// hold a token, and never the headers.
+// LogValue shows the URL's scheme and host only, never its path, query,
+// credentials or the headers: Slack, Discord and many other receivers put
+// the webhook's secret in the path (https://hooks.slack.com/services/T/B/X).
 func (t Target) LogValue() slog.Value {
 	return slog.StringValue(redact(t.URL))
 }
 
+// redactedPath replaces the path and query of a logged URL.
+const redactedPath = "/[redacted]"
+
+// redact returns scheme://host, with redactedPath when the URL has a path
+// or a query.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable url)"
 	}
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return r.String()
+	r := url.URL{Scheme: u.Scheme, Host: u.Host}
+	out := r.String()
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Opaque != "" || u.Fragment != "" {
+		out += redactedPath
+	}
+	return out
 }

@@ -215,19 +215,19 @@ func TestErrorsAndLogsHideSecrets(t *testing.T) {
 	c := New(Options{Attempts: 1, Sleep: s.sleep})
 	// Port 1 on loopback: connection refused, an error that quotes the URL
 	// when left to net/http.
-	target := Target{URL: "http://user:pa55word@127.0.0.1:1/hook?token=s3cret", Headers: map[string]string{"Authorization": "Bearer t0ken"}}
+	target := Target{URL: "http://user:pa55word@127.0.0.1:1/services/T0/B0/pathS3cret?token=s3cret", Headers: map[string]string{"Authorization": "Bearer t0ken"}}
 	err := c.Post(context.Background(), target, json.RawMessage(`{}`))
 	if err == nil {
 		t.Fatal("Post to a closed port succeeded")
 	}
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("webhook failed", "webhook", target, "err", err)
-	for _, secret := range []string{"pa55word", "s3cret", "t0ken"} {
+	for _, secret := range []string{"pa55word", "s3cret", "t0ken", "pathS3cret", "services"} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log line contains %q: %s", secret, buf.String())
 		}
 	}
-	if !strings.Contains(buf.String(), "http://127.0.0.1:1/hook") {
+	if !strings.Contains(buf.String(), "http://127.0.0.1:1/[redacted]") {
 		t.Errorf("log line lacks the redacted URL: %s", buf.String())
 	}
 }

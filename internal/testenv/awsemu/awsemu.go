@@ -1,9 +1,10 @@
-// Package awsemu gives tests SQS and DynamoDB clients backed by local
-// emulators: fauxqs for SQS and dynalite for DynamoDB (see
-// shared/docs/local-aws.md for why these two).
+// Package awsemu gives tests SQS, DynamoDB and S3 clients backed by local
+// emulators: fauxqs for SQS, dynalite for DynamoDB and s3rver for S3 (see
+// shared/docs/local-aws.md for why these).
 //
-// When MAILPROBE_SQS_ENDPOINT / MAILPROBE_DYNAMODB_ENDPOINT are set (by
-// scripts/emulators.sh start, or by make test), the clients use them.
+// When MAILPROBE_SQS_ENDPOINT / MAILPROBE_DYNAMODB_ENDPOINT /
+// MAILPROBE_S3_ENDPOINT are set (by scripts/emulators.sh start, or by make
+// test), the clients use them.
 // Otherwise the first call in a test binary starts the emulator from the
 // repository's .emulators directory (scripts/emulators.sh install) on a free
 // loopback port; it runs until Stop or until the test binary exits.
@@ -30,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -37,6 +39,15 @@ import (
 const (
 	EnvSQSEndpoint      = "MAILPROBE_SQS_ENDPOINT"
 	EnvDynamoDBEndpoint = "MAILPROBE_DYNAMODB_ENDPOINT"
+	EnvS3Endpoint       = "MAILPROBE_S3_ENDPOINT"
+)
+
+// S3 credentials: s3rver checks signatures against its one key pair, so
+// every client of the S3 emulator, and the Lambda functions of end-to-end
+// tests, sign with these.
+const (
+	S3AccessKey = "S3RVER"
+	S3SecretKey = "S3RVER"
 )
 
 // Region is the region every emulator client uses.
@@ -49,11 +60,11 @@ var errNotInstalled = errors.New("awsemu: emulators not installed (run scripts/e
 // package state; it lives in a struct reached through procs() so that it is
 // created lazily and only by tests.
 type emulators struct {
-	sqsOnce, ddbOnce sync.Once
-	mu               sync.Mutex
-	sqs, ddb         *process
-	sqsURL, ddbURL   string
-	sqsErr, ddbErr   error
+	sqsOnce, ddbOnce, s3Once sync.Once
+	mu                       sync.Mutex
+	sqs, ddb, s3             *process
+	sqsURL, ddbURL, s3URL    string
+	sqsErr, ddbErr, s3Err    error
 }
 
 var procs = sync.OnceValue(func() *emulators { return &emulators{} })
@@ -88,13 +99,37 @@ func DynamoDB(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client 
 	return dynamodb.New(opts, optFns...)
 }
 
+// S3Endpoint returns the URL of the S3 emulator, starting it if needed.
+func S3Endpoint(t testing.TB) string {
+	t.Helper()
+	e := procs()
+	e.s3Once.Do(func() { e.s3URL, e.s3Err = e.start(EnvS3Endpoint, startS3rver) })
+	return mustEndpoint(t, e.s3URL, e.s3Err)
+}
+
+// S3 returns an S3 client for the emulator, with path-style addressing (a
+// loopback endpoint has no bucket subdomains) and checksums only where S3
+// requires them (s3rver predates the SDK's default ones).
+func S3(t testing.TB, optFns ...func(*s3.Options)) *s3.Client {
+	t.Helper()
+	opts := s3.Options{
+		Region:                     Region,
+		Credentials:                credentials.NewStaticCredentialsProvider(S3AccessKey, S3SecretKey, ""),
+		BaseEndpoint:               aws.String(S3Endpoint(t)),
+		UsePathStyle:               true,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+	return s3.New(opts, optFns...)
+}
+
 // Stop ends the emulator processes this test binary started, if any. Call it
 // from TestMain after m.Run; processes started from outside are left alone.
 func Stop() {
 	e := procs()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, p := range []*process{e.sqs, e.ddb} {
+	for _, p := range []*process{e.sqs, e.ddb, e.s3} {
 		if p != nil {
 			p.stop()
 		}
@@ -157,9 +192,12 @@ func (e *emulators) start(env string, launch func(ctx context.Context, root stri
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if env == EnvSQSEndpoint {
+	switch env {
+	case EnvSQSEndpoint:
 		e.sqs = p
-	} else {
+	case EnvS3Endpoint:
+		e.s3 = p
+	default:
 		e.ddb = p
 	}
 	return p.url, nil

