@@ -90,6 +90,7 @@ bench:
 	  $(GO) test -run '^$$' -bench 'Bulk|VerifyLatency' -benchtime 1x -count 6 ./engine && \
 	  $(GO) test -run '^$$' -bench 'Concurrent1000' -benchtime 1x -count 6 ./engine && \
 	  $(GO) test -run '^$$' -bench 'Serve' -count 6 ./internal/api && \
+	  $(GO) test -run '^$$' -bench 'ResultsCSVStream' -benchtime 5x -count 6 ./internal/api && \
 	  $(GO) test -run '^$$' -bench 'EmbeddedJob100k' -benchtime 1x -count 2 ./internal/app && \
 	  $(GO) test -run '^$$' -bench 'ColdStart' -benchtime 10x -count 6 ./e2e; } | tee bench.out
 	benchstat bench.out

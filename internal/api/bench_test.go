@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +34,7 @@ func benchServer(b *testing.B) (*httptest.Server, int) {
 	cfg := DefaultConfig()
 	cfg.Secret = testSecret
 	cfg.Throttle = throttle.Limits{}
+	cfg.CacheTTL = 24 * time.Hour // the production checklist's cache
 	h := New(cfg, Deps{
 		Checker: realEngine(b, "bench.test"),
 		Jobs:    st,
@@ -100,6 +103,7 @@ func BenchmarkServeCacheHit(b *testing.B) {
 	// Warm the cache with one real verification.
 	req, _ := http.NewRequest("POST", srv.URL+"/v1/check_email", strings.NewReader(body))
 	req.Header.Set("x-reacher-secret", testSecret)
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil || res.StatusCode != 200 {
 		b.Fatalf("warm-up: %v %v", res, err)
@@ -109,4 +113,69 @@ func BenchmarkServeCacheHit(b *testing.B) {
 		b.Fatalf("warm-up cache header %q", got)
 	}
 	load(b, srv, body, "hit")
+}
+
+// countingWriter is a ResponseWriter that keeps nothing: it counts the
+// bytes a stream sends and can flush.
+type countingWriter struct {
+	h http.Header
+	n int64
+}
+
+func (w *countingWriter) Header() http.Header         { return w.h }
+func (w *countingWriter) WriteHeader(int)             {}
+func (w *countingWriter) Flush()                      {}
+func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkResultsCSVStream streams every row of a finished job as CSV
+// (a request without limit, as `mailprobe serve` answers it) and reports
+// the peak heap in use: with constant memory it does not grow with the
+// job's size.
+func BenchmarkResultsCSVStream(b *testing.B) {
+	for _, rows := range []int{1000, 20000} {
+		b.Run(strconv.Itoa(rows)+"rows", func(b *testing.B) {
+			hs := newHarness(b, nil)
+			fillJob(b, hs, "42", rows)
+			runtime.GC()
+			peak, stop := samplePeakHeap()
+			b.ReportAllocs()
+			var sent int64
+			for b.Loop() {
+				w := &countingWriter{h: http.Header{}}
+				req := httptest.NewRequest("GET", "/v1/bulk/42/results?format=csv", nil)
+				req.Header.Set("x-reacher-secret", testSecret)
+				hs.h.ServeHTTP(w, req)
+				sent = w.n
+			}
+			stop()
+			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(sent)/float64(rows), "bytes/row")
+		})
+	}
+}
+
+// samplePeakHeap records the largest HeapInuse seen, sampled every 10 ms,
+// until stop.
+func samplePeakHeap() (peak *atomic.Uint64, stop func()) {
+	peak = new(atomic.Uint64)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+			}
+		}
+	}()
+	return peak, func() { close(quit); <-done }
 }

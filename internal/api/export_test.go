@@ -47,7 +47,7 @@ func (f *fakeExports) Publish(_ context.Context, key, contentType, filename stri
 
 // fillJob stores a job of n addresses with every result, concurrently
 // (the bolt store batches concurrent writes into one transaction).
-func fillJob(t *testing.T, hs *harness, id string, n int) {
+func fillJob(t testing.TB, hs *harness, id string, n int) {
 	t.Helper()
 	if err := hs.store.CreateJob(context.Background(), storeJob(id, n)); err != nil {
 		t.Fatal(err)
