@@ -161,3 +161,37 @@ func TestVerifyBatchDropAfterEHLO(t *testing.T) {
 		t.Errorf("%d sessions, want 1", n)
 	}
 }
+
+// heldLimiter is a Limiter that holds every MX host back past the
+// caller's deadline, as politeness.Local does after a deferral.
+type heldLimiter struct{ until time.Time }
+
+type heldError struct{ until time.Time }
+
+func (e heldError) Error() string      { return "held back" }
+func (e heldError) RetryAt() time.Time { return e.until }
+
+func (h heldLimiter) Acquire(context.Context, string, int) (func(int), error) {
+	return nil, heldError(h)
+}
+
+// TestVerifyHeldByLimiter checks that an MX host the limiter holds back
+// (another session there was deferred) costs no session and no attempt:
+// the addresses get a temporary retry for when the host lets us back.
+func TestVerifyHeldByLimiter(t *testing.T) {
+	e := newEnv(t)
+	srv := e.mailServer(t, "held.test", smtptest.Options{CatchAll: true})
+	v := e.verifier(t, func(c *engine.Config) { c.Limiter = heldLimiter{time.Now().Add(10 * time.Minute)} })
+	got, err := v.VerifyBatch(context.Background(), batchOf("held.test", srv.Port(), 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.Retry == nil || r.Retry.Kind != retry.Temporary || !r.Retry.Stated || r.Retry.After < 9*time.Minute {
+			t.Errorf("%s: retry %+v, want a temporary one in about 10 minutes", r.Input, r.Retry)
+		}
+	}
+	if srv.Sessions() != 0 {
+		t.Errorf("%d sessions to a host held back", srv.Sessions())
+	}
+}

@@ -122,6 +122,14 @@ func failure(ctxErr, err error, allowed time.Duration) (*Failure, *Retry) {
 		perr  *smtpprobe.ProtocolError
 	)
 	again := &Retry{Kind: retry.Connection, After: defaultRetryAfter, Reason: "connection failure"}
+	var held interface{ RetryAt() time.Time }
+	if errors.As(err, &held) {
+		// The limiter holds the MX host back past our deadline (another
+		// session was deferred there): no session, no attempt; asked
+		// again when the host lets us back.
+		return &Failure{Type: TypeAnyhow, Message: err.Error(), Cause: CauseRateLimited},
+			&Retry{Kind: retry.Temporary, After: max(time.Until(held.RetryAt()), time.Second), Stated: true, Reason: "MX host deferred us"}
+	}
 	switch {
 	case errors.As(err, &reply):
 		// A reply that ended a session (a refused banner, EHLO or MAIL

@@ -31,9 +31,28 @@ import (
 	"time"
 )
 
-// ErrDeferred is wrapped by Acquire's error when an MX host deferred us
-// (Defer) until after the caller's deadline.
+// ErrDeferred is matched (errors.Is) by Acquire's error when an MX host
+// deferred us (Defer) until after the caller's deadline; the error is a
+// *DeferredError, which says until when.
 var ErrDeferred = errors.New("MX host deferred us past the deadline")
+
+// DeferredError is Acquire's error when an MX host deferred us until after
+// the caller's deadline: no session was opened, and none should be before
+// Until. The engine reads RetryAt to give the addresses a retry then.
+type DeferredError struct {
+	Host  string
+	Until time.Time
+}
+
+func (e *DeferredError) Error() string {
+	return "politeness: " + e.Host + " deferred us until " + e.Until.UTC().Format(time.RFC3339) + ", past the deadline"
+}
+
+// Is makes errors.Is(err, ErrDeferred) true.
+func (e *DeferredError) Is(target error) bool { return target == ErrDeferred }
+
+// RetryAt is when the host lets us back.
+func (e *DeferredError) RetryAt() time.Time { return e.Until }
 
 // Defaults: conservative on purpose. Raising them is a decision about a
 // server's patience, best taken per deployment.

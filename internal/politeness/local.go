@@ -136,7 +136,7 @@ func (l *Local) waitDeferral(ctx context.Context, h *hostState, key string) erro
 			return nil
 		}
 		if dl, ok := ctx.Deadline(); ok && dl.Before(until) {
-			return fmt.Errorf("politeness: %s deferred us until %s: %w", key, until.UTC().Format(time.RFC3339), ErrDeferred)
+			return &DeferredError{Host: key, Until: until}
 		}
 		if err := l.clock.Sleep(ctx, until.Sub(now)); err != nil {
 			return fmt.Errorf("politeness: wait for %s to let us back: %w", key, err)
