@@ -12,9 +12,11 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 LISTEN ?= 127.0.0.1:8080
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
+# The template deploys arm64; lambda-local builds the same targets for the host with LAMBDA_ARCH=$(go env GOARCH).
+LAMBDA_ARCH ?= arm64
 FUZZTIME ?= 10s
 
-.PHONY: run doctor test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable sam-env-vars
+.PHONY: run doctor test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable sam-env-vars run-lambda
 
 ## run: build and start `mailprobe serve` (embedded queue and store under ./data)
 run: build-local
@@ -25,6 +27,12 @@ run: build-local
 ## doctor: check DNS, names and every proxy of the configuration against a real MX (ARGS='--proxy socks5://... --target ...')
 doctor: build-local
 	./bin/mailprobe doctor $(ARGS)
+
+## run-lambda: both functions under the Lambda RIE with the SQS and DynamoDB emulators, an HTTP front and
+## an SQS event source, as infra/template.yaml wires them (needs RCH__HEADER_SECRET; ARGS='--proxy ... --dns ...')
+run-lambda: tools emulators
+	$(GO) build -o bin/lambda-local ./cmd/lambda-local
+	./bin/lambda-local --listen $(LISTEN) $(ARGS)
 
 ## test: everything CI runs
 test: apt-deps tools emulators
@@ -42,10 +50,10 @@ bootstraps:
 
 # SAM's makefile build method calls these with ARTIFACTS_DIR set.
 build-ApiFunction:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
 
 build-SqsWorkerFunction:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sqsworker
+	GOOS=linux GOARCH=$(LAMBDA_ARCH) CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sqsworker
 
 ## apt-deps: the one apt step: real MTAs, SOCKS5 servers, Prometheus, Chromium (see the script)
 apt-deps:

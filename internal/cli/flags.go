@@ -136,3 +136,18 @@ func (f *engineFlags) load(environ []string) (config.Config, error) {
 	}
 	return cfg, nil
 }
+
+// EngineFlags are the engine flags of `check` and `serve` (--config,
+// --proxy, --dns, --smtp-port, ...) for other commands that pass them on
+// as configuration rather than load it themselves (lambda-local).
+type EngineFlags struct{ f engineFlags }
+
+// Register adds the flags to fs.
+func (e *EngineFlags) Register(fs *flag.FlagSet) { e.f.register(fs) }
+
+// Given returns the flags that were given, each with the dotted key it
+// sets; a repeated list flag's values are joined with commas.
+func (e *EngineFlags) Given() []config.Flag { return e.f.flags() }
+
+// ConfigFile is the --config value ("" when not given).
+func (e *EngineFlags) ConfigFile() string { return e.f.configPath }

@@ -180,3 +180,16 @@ func TestParseProxyURLs(t *testing.T) {
 		})
 	}
 }
+
+func TestEnvKeyOfAliases(t *testing.T) {
+	for _, a := range aliases {
+		if key, ok := EnvKey(a.env); !ok || key != a.key {
+			t.Errorf("EnvKey(%s) = %q, %v; want %q", a.env, key, ok, a.key)
+		}
+	}
+	for _, name := range []string{"PATH", "RCH__", "MAILPROBE_OTHER"} {
+		if key, ok := EnvKey(name); ok {
+			t.Errorf("EnvKey(%s) = %q, want none", name, key)
+		}
+	}
+}

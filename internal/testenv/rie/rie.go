@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,24 +20,22 @@ import (
 	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 )
 
-// Binary returns the path of aws-lambda-rie: $MAILPROBE_RIE, else the copy
-// `make tools` installs under .tools/bin. Without it the test is skipped,
-// except in CI, where a missing emulator is a failure.
+// Binary returns the path of aws-lambda-rie (see Find). Without it the
+// test is skipped, except in CI, where a missing emulator is a failure.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("MAILPROBE_RIE"); p != "" {
+	root, err := awsemu.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Find(root)
+	if err == nil {
 		return p
 	}
-	if root, err := awsemu.RepoRoot(); err == nil {
-		p := filepath.Join(root, ".tools", "bin", "aws-lambda-rie")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
 	if awsemu.CI() {
-		t.Fatal("aws-lambda-rie is not installed: run `make tools`")
+		t.Fatal(err)
 	}
-	t.Skip("aws-lambda-rie is not installed (run `make tools`)")
+	t.Skip(err)
 	return ""
 }
 
@@ -95,54 +92,35 @@ type Function struct {
 	URL    string
 	Output *bytes.Buffer // the function's stdout and stderr (logs, EMF lines)
 	mu     *sync.Mutex
-	stop   func()
+	proc   *Process
 }
 
 // Stop ends the emulator and the function now; cleanup does it otherwise.
-func (f *Function) Stop() { f.stop() }
+func (f *Function) Stop() { f.proc.Stop() }
 
 // Start runs bootstrap under the emulator with env (KEY=VALUE) added to a
 // minimal environment, waits until it answers, and stops it at cleanup.
 func Start(t testing.TB, bootstrap string, env ...string) *Function {
 	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	// Each emulator needs its own runtime API port too (default 9001), so
-	// several functions can run at once.
-	runtimeAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cmd := exec.Command(Binary(t), "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", runtimeAddr, bootstrap)
-	cmd.Env = append([]string{
-		"PATH=" + os.Getenv("PATH"), "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
-	}, env...)
-	f := &Function{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", Output: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	w := &lockedWriter{buf: f.Output, mu: f.mu}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start aws-lambda-rie: %v", err)
-	}
-	f.stop = sync.OnceFunc(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+	f := &Function{Output: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	proc, err := Launch(context.Background(), Options{
+		RIE: Binary(t), Bootstrap: bootstrap, Output: &lockedWriter{buf: f.Output, mu: f.mu},
+		Env: append([]string{
+			"PATH=" + os.Getenv("PATH"), "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
+			"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_LAMBDA_FUNCTION_TIMEOUT=60",
+		}, env...),
 	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, f.Logs())
+	}
+	f.URL, f.proc = proc.URL, proc
 	t.Cleanup(func() {
-		f.stop()
+		proc.Stop()
 		if t.Failed() {
 			t.Logf("function output:\n%s", f.Logs())
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return f
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("aws-lambda-rie did not listen on %s: %v\n%s", addr, err, f.Logs())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return f
 }
 
 // Invoke sends one event and returns the raw handler result.
@@ -185,14 +163,4 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Write(p)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

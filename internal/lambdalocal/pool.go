@@ -1,0 +1,159 @@
+package lambdalocal
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+)
+
+// errClosed is returned by acquire once the pool is shutting down.
+var errClosed = errors.New("lambda-local is stopping")
+
+// process is a running execution environment: aws-lambda-rie running the
+// bootstrap (*rie.Process), or a test's stand-in.
+type process interface {
+	Endpoint() string // the invoke URL
+	Done() <-chan struct{}
+	Pid() int
+	Runtimes() []int // the bootstrap's process ids
+	Stop()
+}
+
+// starter starts an execution environment whose output goes to out.
+type starter func(ctx context.Context, out *lineWriter) (process, error)
+
+// instance is one execution environment. The emulator runs one invocation
+// at a time, as an execution environment does, so concurrency means more
+// instances.
+type instance struct {
+	name string // SqsWorkerFunction#2
+	proc process
+	out  *lineWriter
+}
+
+// alive reports whether the emulator is still running.
+func (in *instance) alive() bool {
+	select {
+	case <-in.proc.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+// pool holds the instances of one function, at most max of them busy at
+// once. Instances start on demand (a cold start) and are reused while
+// they stay healthy; one that timed out, crashed or died is replaced, as
+// Lambda replaces an execution environment.
+type pool struct {
+	fn    string
+	start starter
+	logs  *sink
+	log   *slog.Logger
+	slots chan struct{} // one token per instance in use
+
+	mu     sync.Mutex
+	idle   []*instance
+	live   map[*instance]bool
+	seq    int
+	closed bool
+}
+
+func newPool(fn string, max int, logs *sink, log *slog.Logger, start starter) *pool {
+	return &pool{fn: fn, start: start, logs: logs, log: log, slots: make(chan struct{}, max), live: map[*instance]bool{}}
+}
+
+// warm starts n instances ahead of the first invocation.
+func (p *pool) warm(ctx context.Context, n int) error {
+	var got []*instance
+	for range n {
+		in, err := p.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		got = append(got, in)
+	}
+	for _, in := range got {
+		p.release(in, true)
+	}
+	return nil
+}
+
+// acquire waits for a free slot and returns an idle healthy instance, or
+// starts one.
+func (p *pool) acquire(ctx context.Context) (*instance, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		in := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if in.alive() {
+			p.mu.Unlock()
+			return in, nil
+		}
+		p.log.Warn("instance exited while idle; replacing it", "function", in.name)
+		p.forget(in)
+	}
+	if p.closed {
+		p.mu.Unlock()
+		<-p.slots
+		return nil, errClosed
+	}
+	p.seq++
+	name := p.fn + "#" + strconv.Itoa(p.seq)
+	p.mu.Unlock()
+
+	out := p.logs.prefixed(name)
+	proc, err := p.start(ctx, out)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	in := &instance{name: name, proc: proc, out: out}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		proc.Stop()
+		<-p.slots
+		return nil, errClosed
+	}
+	p.live[in] = true
+	p.log.Info("instance started", "function", name, "pid", proc.Pid(), "runtime_pids", proc.Runtimes())
+	return in, nil
+}
+
+// release returns an instance to the pool; an unhealthy one is stopped.
+func (p *pool) release(in *instance, healthy bool) {
+	defer func() { <-p.slots }()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if healthy && !p.closed && in.alive() {
+		p.idle = append(p.idle, in)
+		return
+	}
+	p.forget(in)
+}
+
+// forget stops an instance and drops it; p.mu is held.
+func (p *pool) forget(in *instance) {
+	delete(p.live, in)
+	in.proc.Stop()
+	in.out.Flush()
+}
+
+// close stops every instance, busy or idle.
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for in := range p.live {
+		p.forget(in)
+	}
+	p.idle = nil
+}

@@ -1,0 +1,178 @@
+package lambdalocal
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/samtemplate"
+)
+
+func TestRouter(t *testing.T) {
+	r := newRouter([]samtemplate.Route{
+		{Function: "greedy", Method: "ANY", Path: "/v1/{proxy+}"},
+		{Function: "var", Method: "GET", Path: "/v1/bulk/{job_id}"},
+		{Function: "literal", Method: "GET", Path: "/v1/bulk/latest"},
+		{Function: "any", Method: "ANY", Path: "/v1/bulk/{job_id}/results"},
+		{Function: "get", Method: "GET", Path: "/v1/bulk/{job_id}/results"},
+		{Function: "root", Method: "GET", Path: "/"},
+	})
+	tests := []struct {
+		method, path, fn string
+		params           map[string]string
+	}{
+		{"GET", "/v1/bulk/latest", "literal", map[string]string{}},
+		{"GET", "/v1/bulk/7", "var", map[string]string{"job_id": "7"}},
+		{"GET", "/v1/bulk/7/results", "get", map[string]string{"job_id": "7"}},
+		{"POST", "/v1/bulk/7/results", "any", map[string]string{"job_id": "7"}},
+		{"POST", "/v1/bulk/7", "greedy", map[string]string{"proxy": "bulk/7"}},
+		{"GET", "/v1/a/b/c", "greedy", map[string]string{"proxy": "a/b/c"}},
+		{"GET", "/", "root", map[string]string{}},
+		{"GET", "/v1", "", nil},
+		{"GET", "/v1/", "", nil},
+		{"GET", "/v2/bulk/7", "", nil},
+		{"GET", "/v1/bulk//results", "greedy", map[string]string{"proxy": "bulk//results"}},
+	}
+	for _, tt := range tests {
+		rt, params, ok := r.match(tt.method, tt.path)
+		if ok != (tt.fn != "") || rt.Function != tt.fn || ok && !reflect.DeepEqual(params, tt.params) {
+			t.Errorf("%s %s → %q %v %v, want %q %v", tt.method, tt.path, rt.Function, params, ok, tt.fn, tt.params)
+		}
+	}
+	def := newRouter([]samtemplate.Route{{Function: "d", Method: "ANY"}, {Function: "h", Method: "GET", Path: "/healthz"}})
+	if rt, _, _ := def.match("PUT", "/healthz"); rt.Function != "d" {
+		t.Errorf("$default route not used: %q", rt.Function)
+	}
+}
+
+func TestSettle(t *testing.T) {
+	batch := []events.SQSMessage{{MessageId: "a"}, {MessageId: "b"}, {MessageId: "c"}}
+	tests := []struct {
+		name    string
+		report  bool
+		res     result
+		deleted []string
+	}{
+		{"success", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[]}`)}, []string{"a", "b", "c"}},
+		{"null failures", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":null}`)}, []string{"a", "b", "c"}},
+		{"empty answer", true, result{outcome: invoked, payload: []byte(`null`)}, []string{"a", "b", "c"}},
+		{"partial", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"b"}]}`)}, []string{"a", "c"}},
+		{"unknown id", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"z"}]}`)}, nil},
+		{"empty id", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":""}]}`)}, nil},
+		{"unparsable", true, result{outcome: invoked, payload: []byte(`[1`)}, nil},
+		{"function error", true, result{outcome: functionError}, nil},
+		{"timeout", true, result{outcome: timedOut}, nil},
+		{"crash", false, result{outcome: crashed}, nil},
+		{"without reporting", false, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"b"}]}`)}, []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		p := &poller{ev: samtemplate.SQSEvent{ReportBatchItemFailures: tt.report}, log: slog.New(slog.DiscardHandler)}
+		var got []string
+		for _, m := range p.settle(batch, tt.res) {
+			got = append(got, m.MessageId)
+		}
+		if !slices.Equal(got, tt.deleted) {
+			t.Errorf("%s: deleted %v, want %v", tt.name, got, tt.deleted)
+		}
+	}
+}
+
+func TestInvokeOutcomes(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		delay  time.Duration
+		want   outcome
+	}{
+		{"result", 200, `{"statusCode":200}`, 0, invoked},
+		{"error document", 200, `{"errorMessage":"x","errorType":"y","stackTrace":[]}`, 0, functionError},
+		{"error-looking result", 200, `{"errorMessage":"x","errorType":"y","other":1}`, 0, invoked},
+		{"timeout text", 200, "Task timed out after 3.00 seconds", 0, timedOut},
+		{"runtime exited", 502, `{"errorType":"Runtime.ExitError"}`, 0, crashed},
+		{"no answer", 200, "{}", 200 * time.Millisecond, timedOut},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(tt.delay)
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			ctx := t.Context()
+			timeout := time.Second
+			if tt.delay > 0 {
+				timeout = -invokeGrace + 50*time.Millisecond
+			}
+			if got := invoke(ctx, srv.URL, []byte("{}"), timeout); got.outcome != tt.want {
+				t.Errorf("outcome %v (%s), want %v", got.outcome, got.detail, tt.want)
+			}
+		})
+	}
+	if got := invoke(t.Context(), "http://127.0.0.1:1/", nil, time.Second); got.outcome != crashed {
+		t.Errorf("refused connection: %v, want crashed", got.outcome)
+	}
+}
+
+func TestFunctionEnv(t *testing.T) {
+	tmpl := map[string]string{
+		"RCH__HEADER_SECRET": "", "MAILPROBE_PROXIES": "", "RCH__SMTP_TIMEOUT": "45", "MAILPROBE_TABLE": "t1",
+	}
+	s := settings{
+		flags: []config.Flag{
+			{Name: "proxy", Key: "proxy_urls", Value: "socks5://u:p@127.0.0.1:1080"},
+			{Name: "smtp-timeout", Key: "smtp_timeout", Value: "5s"},
+			{Name: "dns", Key: "dns", Value: "127.0.0.1:53"},
+			{Name: "allow-private-mx", Key: "allow_private_mx", Value: "true"},
+		},
+		configFile: "/abs/backend.toml", secret: "s3cret-value", sqsURL: "http://sqs", dynamoURL: "http://ddb",
+	}
+	env := map[string]string{}
+	for _, kv := range functionEnv(tmpl, s, runtime{name: "fn-1", memory: 256, timeout: 2500 * time.Millisecond, taskDir: "/task"}) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	want := map[string]string{
+		"RCH__HEADER_SECRET": "s3cret-value", "MAILPROBE_PROXIES": "socks5://u:p@127.0.0.1:1080",
+		"RCH__SMTP_TIMEOUT": "5s", "RCH__DNS": "127.0.0.1:53", "RCH__ALLOW_PRIVATE_MX": "true", "MAILPROBE_TABLE": "t1",
+		"MAILPROBE_CONFIG": "/abs/backend.toml", "MAILPROBE_SQS_ENDPOINT": "http://sqs", "MAILPROBE_DYNAMODB_ENDPOINT": "http://ddb",
+		"AWS_LAMBDA_FUNCTION_NAME": "fn-1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_FUNCTION_TIMEOUT": "3",
+		"LAMBDA_TASK_ROOT": "/task", "AWS_REGION": "us-east-1",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	if _, ok := env["RCH__PROXY_URLS"]; ok {
+		t.Error("--proxy added RCH__PROXY_URLS although the template sets MAILPROBE_PROXIES")
+	}
+	// A function the template keeps from the secret does not get it.
+	for _, kv := range functionEnv(map[string]string{"MAILPROBE_TABLE": "t1"}, s, runtime{}) {
+		if strings.HasPrefix(kv, "RCH__HEADER_SECRET=") {
+			t.Errorf("secret given to a function without it in the template: %s", kv)
+		}
+	}
+}
+
+func TestLineWriter(t *testing.T) {
+	var out syncBuffer
+	s := &sink{w: &out}
+	w := s.prefixed("Fn#1")
+	_, _ = io.WriteString(w, "one\ntw")
+	_, _ = io.WriteString(w, "o\nthree")
+	w.Flush()
+	if got, want := out.String(), "[Fn#1] one\n[Fn#1] two\n[Fn#1] three\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
