@@ -23,6 +23,7 @@ func (f *fakeProc) Endpoint() string      { return f.srv.URL }
 func (f *fakeProc) Done() <-chan struct{} { return f.done }
 func (f *fakeProc) Pid() int              { return 0 }
 func (f *fakeProc) Runtimes() []int       { return nil }
+func (f *fakeProc) NoteRuntimes()         {}
 func (f *fakeProc) Stop() {
 	f.once.Do(func() {
 		f.srv.CloseClientConnections()

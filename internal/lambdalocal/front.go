@@ -103,7 +103,7 @@ func (f *front) call(ctx context.Context, tg target, ev []byte) result {
 	if err != nil {
 		return result{outcome: crashed, detail: err.Error()}
 	}
-	res := invoke(ctx, in.proc.Endpoint(), ev, tg.timeout)
+	res := in.invoke(ctx, ev, tg.timeout, f.log)
 	tg.pool.release(in, res.outcome == invoked || res.outcome == functionError)
 	return res
 }

@@ -73,7 +73,7 @@ func (p *poller) once(ctx context.Context) {
 	}
 	ev, _ := json.Marshal(events.SQSEvent{Records: batch}) // plain data always marshals
 	p.log.Info("invoking", "function", in.name, "messages", len(batch), "event", p.ev.Event)
-	res := invoke(ctx, in.proc.Endpoint(), ev, p.target.timeout)
+	res := in.invoke(ctx, ev, p.target.timeout, p.log)
 	p.target.pool.release(in, res.outcome == invoked || res.outcome == functionError)
 	if ctx.Err() != nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // errClosed is returned by acquire once the pool is shutting down.
@@ -17,7 +18,8 @@ type process interface {
 	Endpoint() string // the invoke URL
 	Done() <-chan struct{}
 	Pid() int
-	Runtimes() []int // the bootstrap's process ids
+	Runtimes() []int // the bootstrap's process ids, once noted
+	NoteRuntimes()   // looks for the bootstrap, which starts with the first invocation
 	Stop()
 }
 
@@ -31,6 +33,31 @@ type instance struct {
 	name string // SqsWorkerFunction#2
 	proc process
 	out  *lineWriter
+}
+
+// runtimeScanDelay is how long after an invocation starts the instance
+// looks for its bootstrap, which the emulator starts for the first one.
+const runtimeScanDelay = 100 * time.Millisecond
+
+// invoke runs one invocation. The first one of an instance also records
+// the bootstrap's process, so that the bootstrap is stopped with the
+// instance even if the emulator dies first.
+func (in *instance) invoke(ctx context.Context, event []byte, timeout time.Duration, log *slog.Logger) result {
+	if len(in.proc.Runtimes()) == 0 {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-time.After(runtimeScanDelay):
+				in.proc.NoteRuntimes()
+				if ids := in.proc.Runtimes(); len(ids) > 0 {
+					log.Info("runtime started", "function", in.name, "runtime_pids", ids)
+				}
+			case <-stop:
+			}
+		}()
+	}
+	return invoke(ctx, in.proc.Endpoint(), event, timeout)
 }
 
 // alive reports whether the emulator is still running.
@@ -124,7 +151,7 @@ func (p *pool) acquire(ctx context.Context) (*instance, error) {
 		return nil, errClosed
 	}
 	p.live[in] = true
-	p.log.Info("instance started", "function", name, "pid", proc.Pid(), "runtime_pids", proc.Runtimes())
+	p.log.Info("instance started", "function", name, "pid", proc.Pid())
 	return in, nil
 }
 

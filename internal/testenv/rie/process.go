@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -53,8 +54,9 @@ type Process struct {
 	done chan struct{}
 	once sync.Once
 	// runtimes are the processes the emulator started (the bootstrap),
-	// recorded at launch so that Stop ends them even after the emulator
-	// died and they were orphaned.
+	// recorded by NoteRuntimes so that Stop ends them even after the
+	// emulator died and orphaned them.
+	mu       sync.Mutex
 	runtimes []proc
 }
 
@@ -92,21 +94,19 @@ func Launch(ctx context.Context, o Options) (*Process, error) {
 		p.Stop()
 		return nil, err
 	}
-	p.recordRuntimes()
 	return p, nil
 }
 
-// recordRuntimes waits briefly for the emulator to start the bootstrap
-// (it does so at start-up) and records its process id.
-func (p *Process) recordRuntimes() {
-	for range 100 {
-		if p.runtimes = children(p.cmd.Process.Pid); len(p.runtimes) > 0 {
-			return
-		}
-		select {
-		case <-p.done:
-			return
-		case <-time.After(5 * time.Millisecond):
+// NoteRuntimes records the processes the emulator has started. The
+// emulator starts the bootstrap at the first invocation (Lambda's init
+// phase), so call it once an invocation is under way.
+func (p *Process) NoteRuntimes() {
+	found := children(p.cmd.Process.Pid)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range found {
+		if !slices.Contains(p.runtimes, c) {
+			p.runtimes = append(p.runtimes, c)
 		}
 	}
 }
@@ -141,13 +141,20 @@ func (p *Process) Done() <-chan struct{} { return p.done }
 // Stop kills the emulator and the function and waits for the emulator to
 // exit.
 func (p *Process) Stop() {
-	p.once.Do(func() { killGroup(p.cmd, p.runtimes) })
+	p.once.Do(func() {
+		p.mu.Lock()
+		runtimes := slices.Clone(p.runtimes)
+		p.mu.Unlock()
+		killGroup(p.cmd, runtimes)
+	})
 	<-p.done
 }
 
 // Runtimes lists the process ids of the runtimes (bootstraps) the emulator
 // started.
 func (p *Process) Runtimes() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	var ids []int
 	for _, r := range p.runtimes {
 		ids = append(ids, r.pid)
