@@ -54,6 +54,9 @@ func (l *local) startFunctions(ctx context.Context) error {
 			return err
 		}
 		s.Timeout = l.functionTimeout(fn.ID)
+		if fn.Prop("Policies") != nil || fn.Prop("Role") != nil {
+			l.c.note("%s: its IAM role and policies are not enforced (the emulators accept any credentials)", fn.ID)
+		}
 		if len(s.Architectures) > 0 && goArch[s.Architectures[0]] != goruntime.GOARCH {
 			l.c.note("%s: built for %s, this machine's architecture; AWS runs it on %s", fn.ID, goruntime.GOARCH, s.Architectures[0])
 		}
