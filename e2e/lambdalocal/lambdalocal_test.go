@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -234,6 +235,29 @@ func testBulkKill(t *testing.T, p *process, serveURL string) {
 			t.Errorf("result %d (%s) differs from mailprobe serve's:\n got %v\nwant %v", i, input[i], got[i], want[i])
 		}
 	}
+	// The whole CSV: on Lambda a redirect to the export in the S3 bucket
+	// (the S3 emulator here), from serve a stream; the same rows.
+	lambdaCSV, serveCSV := csv(t, p.url, lambdaJob), csv(t, serveURL, serveJob)
+	if lambdaCSV != serveCSV || strings.Count(lambdaCSV, "\n") != len(input)+1 {
+		t.Errorf("CSV export differs from mailprobe serve's or lacks rows:\n%s\n---\n%s", tail(lambdaCSV, 2000), tail(serveCSV, 2000))
+	}
+}
+
+// csv reads a job's results as one CSV, following a redirect to an export.
+func csv(t *testing.T, base, job string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/v1/bulk/"+job+"/results?format=csv", nil)
+	req.Header.Set("x-reacher-secret", secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: CSV: %d %s", base, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 // results waits for the job to complete, checks that each address was

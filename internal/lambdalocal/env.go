@@ -11,8 +11,8 @@ import (
 	"github.com/mailprobe/mailprobe/internal/config"
 )
 
-// secretKey is the configuration key of the x-reacher-secret value.
-const secretKey = "header_secret"
+// secretSetting is the configuration key of the x-reacher-secret value.
+const secretSetting = "header_secret"
 
 // settings are what lambda-local hands every function on top of the
 // template's environment: the engine flags, the secret and the emulators.
@@ -20,8 +20,9 @@ type settings struct {
 	flags      []config.Flag // engine flags that were given
 	configFile string        // --config, absolute; "" for none
 	secret     string        // RCH__HEADER_SECRET of lambda-local's environment
-	sqsURL     string        // emulator endpoints
+	sqsURL     string        // emulator endpoints; "" for one not started
 	dynamoURL  string
+	s3URL      string
 }
 
 // runtime describes one function as Lambda runs it.
@@ -56,7 +57,7 @@ func functionEnv(tmpl map[string]string, s settings, rt runtime) []string {
 		}
 	}
 	if s.secret != "" {
-		setKey(secretKey, s.secret, false)
+		setKey(secretSetting, s.secret, false)
 	}
 	for _, f := range s.flags {
 		setKey(f.Key, f.Value, true)
@@ -64,14 +65,17 @@ func functionEnv(tmpl map[string]string, s settings, rt runtime) []string {
 	if s.configFile != "" {
 		env[app.EnvConfig] = s.configFile
 	}
-	env[app.EnvSQSEndpoint] = s.sqsURL
-	env[app.EnvDynamoDBEndpoint] = s.dynamoURL
+	for name, url := range map[string]string{app.EnvSQSEndpoint: s.sqsURL, app.EnvDynamoDBEndpoint: s.dynamoURL, app.EnvS3Endpoint: s.s3URL} {
+		if url != "" {
+			env[name] = url
+		}
+	}
 	// What Lambda sets in every execution environment, and the
 	// credentials the emulators accept. The RIE hands its whole
 	// environment to the bootstrap.
 	maps.Copy(env, map[string]string{
 		"AWS_REGION": region, "AWS_DEFAULT_REGION": region,
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_ACCESS_KEY_ID": accessKey, "AWS_SECRET_ACCESS_KEY": secretKey,
 		"AWS_LAMBDA_FUNCTION_NAME":        rt.name,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": strconv.Itoa(rt.memory),
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     strconv.Itoa(int(math.Ceil(rt.timeout.Seconds()))),
@@ -93,7 +97,7 @@ func functionEnv(tmpl map[string]string, s settings, rt runtime) []string {
 func wantsSecret(envs map[string]map[string]string) bool {
 	for _, env := range envs {
 		for name := range env {
-			if k, ok := config.EnvKey(name); ok && k == secretKey {
+			if k, ok := config.EnvKey(name); ok && k == secretSetting {
 				return true
 			}
 		}

@@ -24,8 +24,15 @@ func (l *local) startFunctions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for fn, env := range envs {
+		for k, v := range env {
+			if env[k], err = resolveDynamic(v, l.c.secrets); err != nil {
+				return fmt.Errorf("%s environment %s: %w", fn, k, err)
+			}
+		}
+	}
 	settings := settings{flags: l.o.Engine, configFile: l.o.ConfigFile, secret: l.o.Secret,
-		sqsURL: l.emu.sqsURL, dynamoURL: l.emu.ddbURL}
+		sqsURL: l.emu.sqsURL, dynamoURL: l.emu.ddbURL, s3URL: l.emu.s3URL}
 	if wantsSecret(envs) && settings.secret == "" {
 		return fmt.Errorf("set RCH__HEADER_SECRET: the template gives the API function a header secret")
 	}
@@ -176,6 +183,9 @@ func (l *local) writeOutputs(url string) error {
 	for id := range l.c.queues {
 		resources[id] = l.c.refs[id]
 	}
+	for _, id := range l.c.buckets {
+		resources[id] = l.c.refs[id]
+	}
 	for _, t := range l.d.ResourcesOfType(samtemplate.TableType) {
 		if v, ok := l.c.refs[t.ID]; ok {
 			resources[t.ID] = v
@@ -183,7 +193,7 @@ func (l *local) writeOutputs(url string) error {
 	}
 	b, err := json.MarshalIndent(map[string]any{
 		"ApiUrl": url, "Resources": resources,
-		"Endpoints": map[string]string{"SQS": l.emu.sqsURL, "DynamoDB": l.emu.ddbURL},
+		"Endpoints": map[string]string{"SQS": l.emu.sqsURL, "DynamoDB": l.emu.ddbURL, "S3": l.emu.s3URL},
 	}, "", "  ")
 	if err != nil {
 		return err

