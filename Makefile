@@ -107,7 +107,7 @@ events:
 	@ls events/*.json
 
 deploy:
-	sam build --template-file infra/template.yaml && sam deploy --guided
+	sam build && sam deploy --guided
 
 ## sam-env-vars: .aws-sam/env-vars.json for `sam local invoke --env-vars`, computed from the
 ## template and samconfig.toml (ARGS: -config-env, -command, -parameter-overrides, -ref ID=value)

@@ -43,16 +43,7 @@ type stack struct {
 func deploy(t testing.TB, mods ...func(env []string) []string) *stack {
 	t.Helper()
 	ctx := context.Background()
-	dns := dnstest.Start(t, nil)
-	proxy := sockstest.Start(t, sockstest.Options{User: "lambda", Pass: "proxy-pass"})
-	mail := smtptest.Start(t, smtptest.Options{Users: map[string]string{
-		"someone@example.com": "250 OK", "alice@example.com": "250 OK", "bob@example.com": "250 OK",
-		"carol@example.org": "250 OK", "first@example.com": "250 OK", "third@example.com": "250 OK",
-	}})
-	for _, d := range []string{"example.com.", "example.org.", "mail.example.test."} {
-		dns.AddMX(d, 10, "mx."+d)
-		dns.AddA("mx."+d, mail.Host())
-	}
+	dns, proxy, mail := internet(t)
 
 	ddb := awsemu.DynamoDB(t)
 	table := awsemu.Name(t, "mailprobe")
@@ -87,6 +78,25 @@ func deploy(t testing.TB, mods ...func(env []string) []string) *stack {
 		store:    dynamo.New(ddb, table),
 		env:      env,
 	}
+}
+
+// internet starts the loopback "internet": DNS, a SOCKS5 proxy with a
+// password, and the mail server of the test domains, where
+// grey@example.net is greylisted every time.
+func internet(t testing.TB) (*dnstest.Server, *sockstest.Server, *smtptest.Server) {
+	t.Helper()
+	dns := dnstest.Start(t, nil)
+	proxy := sockstest.Start(t, sockstest.Options{User: "lambda", Pass: "proxy-pass"})
+	mail := smtptest.Start(t, smtptest.Options{Users: map[string]string{
+		"someone@example.com": "250 OK", "alice@example.com": "250 OK", "bob@example.com": "250 OK",
+		"carol@example.org": "250 OK", "first@example.com": "250 OK", "third@example.com": "250 OK",
+		"grey@example.net": smtptest.GreylistReply,
+	}})
+	for _, d := range []string{"example.com.", "example.org.", "example.net.", "mail.example.test."} {
+		dns.AddMX(d, 10, "mx."+d)
+		dns.AddA("mx."+d, mail.Host())
+	}
+	return dns, proxy, mail
 }
 
 func event(t testing.TB, name string) []byte {

@@ -1,69 +1,55 @@
 package infra
 
 import (
-	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/awslabs/goformation/v7"
-	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/dynamodb"
-	"github.com/awslabs/goformation/v7/intrinsics"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mailprobe/mailprobe/internal/samtemplate"
 )
 
 const templatePath = "template.yaml"
 
-// openTyped parses the template with goformation. NoProcess cannot be used
-// here: it leaves {"Ref": ...} objects in place and goformation then fails
-// to decode them into typed string fields ("cannot unmarshal object into Go
-// struct field ... Environment.Variables of type string"). The default
-// processing resolves Ref and Fn::GetAtt to ""/nil instead, so those two are
-// overridden to leave a readable placeholder: "Ref:Name", "GetAtt:Res.Attr".
-func openTyped(t *testing.T) *cloudformation.Template {
+// sampleSecrets are parameter values for the NoEcho parameters, which
+// samconfig.toml never holds: references, as the README recommends.
+var sampleSecrets = map[string]string{
+	"HeaderSecret": "ssm:/mailprobe/header-secret",
+	"ProxyUrls":    "ssm:/mailprobe/proxies",
+}
+
+// deployment loads the template as `sam deploy` gets it: samconfig.toml's
+// deploy parameters, then sampleSecrets, then overrides. Its resolver gives
+// !Ref of a resource "ref-<Id>" and !GetAtt "attr-<Id>.<Attribute>", in
+// account 000000000000 and us-east-1.
+func deployment(t *testing.T, overrides map[string]string) (*samtemplate.Deployment, *samtemplate.Resolver) {
 	t.Helper()
-	tpl, err := goformation.OpenWithOptions(templatePath, &intrinsics.ProcessorOptions{
-		IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-			"Ref":        refPlaceholder,
-			"Fn::GetAtt": getAttPlaceholder,
-		},
-	})
+	ov := maps.Clone(sampleSecrets)
+	maps.Copy(ov, overrides)
+	d, err := samtemplate.Load(samtemplate.Source{Template: templatePath, Samconfig: samconfigPath, Command: "deploy", Overrides: ov})
 	if err != nil {
-		t.Fatalf("goformation: %v", err)
+		t.Fatal(err)
 	}
-	return tpl
-}
-
-// refPlaceholder returns "Ref:Name". CloudFormation turns every parameter
-// into a string when referenced, so a string is right even for Number
-// parameters; the template therefore keeps Refs out of goformation's
-// integer fields (RetentionInDays is a literal).
-func refPlaceholder(_ string, input any, _ any) any {
-	if input == "AWS::NoValue" {
-		return nil
+	if len(d.Missing) > 0 {
+		t.Fatalf("parameters without a value: %v", d.Missing)
 	}
-	return fmt.Sprintf("Ref:%v", input)
-}
-
-func getAttPlaceholder(_ string, input any, _ any) any {
-	switch v := input.(type) {
-	case []any:
-		parts := make([]string, len(v))
-		for i, p := range v {
-			parts[i] = fmt.Sprint(p)
-		}
-		return "GetAtt:" + strings.Join(parts, ".")
-	default:
-		return fmt.Sprintf("GetAtt:%v", v)
+	st := samtemplate.Stack{Params: d.Params, Refs: map[string]string{}, Attrs: map[string]string{}}
+	for _, r := range d.Resources() {
+		st.Refs[r.ID] = "ref-" + r.ID
 	}
+	for _, a := range d.AttributesUsed() {
+		st.Attrs[a] = "attr-" + a
+	}
+	return d, d.Resolver(st)
 }
 
 // openNode parses the template into a yaml.Node tree, which keeps the
 // CloudFormation short-form tags (!Ref, !GetAtt, !If, ...) and every key,
-// including those goformation's structs lack (FunctionResponseTypes,
-// ScalingConfig, Metadata).
+// for checks of how the template is written rather than what it evaluates
+// to (deployment).
 func openNode(t *testing.T) *yaml.Node {
 	t.Helper()
 	data, err := os.ReadFile(templatePath)
@@ -131,17 +117,6 @@ func walk(n *yaml.Node, fn func(*yaml.Node)) {
 	}
 }
 
-// resourcesOfType returns the logical ids of resources of type typ.
-func resourcesOfType(root *yaml.Node, typ string) []string {
-	var ids []string
-	for _, p := range pairs(get(root, "Resources")) {
-		if v := get(p[1], "Type"); v != nil && v.Value == typ {
-			ids = append(ids, p[0].Value)
-		}
-	}
-	return ids
-}
-
 // isRef reports whether n is `!Ref name` or `{Ref: name}`.
 func isRef(n *yaml.Node, name string) bool {
 	if n == nil {
@@ -154,30 +129,6 @@ func isRef(n *yaml.Node, name string) bool {
 	return r != nil && r.Value == name
 }
 
-// isGetAtt reports whether n is `!GetAtt res.attr` (or its long forms).
-func isGetAtt(n *yaml.Node, target string) bool {
-	if n == nil {
-		return false
-	}
-	if n.Tag == "!GetAtt" {
-		if n.Kind == yaml.SequenceNode && len(n.Content) == 2 {
-			return n.Content[0].Value+"."+n.Content[1].Value == target
-		}
-		return n.Value == target
-	}
-	g := get(n, "Fn::GetAtt")
-	return g != nil && g.Kind == yaml.SequenceNode && len(g.Content) == 2 &&
-		g.Content[0].Value+"."+g.Content[1].Value == target
-}
-
-func deref[T any](p *T) T {
-	var zero T
-	if p == nil {
-		return zero
-	}
-	return *p
-}
-
 func equal(a, b any) bool { return reflect.DeepEqual(a, b) }
 
 // seqValues joins the scalar values of a sequence node with ",".
@@ -187,12 +138,4 @@ func seqValues(n *yaml.Node) string {
 		vs = append(vs, c.Value)
 	}
 	return strings.Join(vs, ",")
-}
-
-func keySchema(ks []dynamodb.Table_KeySchema) string {
-	parts := make([]string, len(ks))
-	for i, k := range ks {
-		parts[i] = k.AttributeName + " " + k.KeyType
-	}
-	return strings.Join(parts, ", ")
 }

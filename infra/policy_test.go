@@ -7,190 +7,218 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mailprobe/mailprobe/internal/samtemplate"
 )
 
-// TestNoWildcardActions walks every IAM statement in the template (inline
-// policies, policy documents, role policies) and refuses "*" and
-// "service:*" actions.
+// The IAM tests here check the roles' shape and scope without running
+// anything; which actions each role lists is held to what the functions'
+// code really calls by e2e TestLeastPrivilege.
+
+// TestNoWildcardActions walks every IAM statement in the template and
+// refuses "*" and "service:*" actions, and Resource "*" except for X-Ray,
+// which has no resource-level permissions.
 func TestNoWildcardActions(t *testing.T) {
 	root := openNode(t)
 	walk(root, func(n *yaml.Node) {
-		for _, p := range pairs(n) {
-			if p[0].Value != "Action" && p[0].Value != "NotAction" {
-				continue
+		action := get(n, "Action")
+		if action == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		vals := []*yaml.Node{action}
+		if action.Kind == yaml.SequenceNode {
+			vals = action.Content
+		}
+		onlyXRay := true
+		for _, v := range vals {
+			if v.Value == "*" || strings.HasSuffix(v.Value, ":*") {
+				t.Errorf("line %d: IAM action %q grants a whole service", v.Line, v.Value)
 			}
-			vals := []*yaml.Node{p[1]}
-			if p[1].Kind == yaml.SequenceNode {
-				vals = p[1].Content
+			onlyXRay = onlyXRay && strings.HasPrefix(v.Value, "xray:")
+		}
+		for _, r := range nodesOf(get(n, "Resource")) {
+			if r.Value == "*" && !onlyXRay {
+				t.Errorf("line %d: Resource \"*\" for %s: name this stack's resource", r.Line, seqValues(action))
 			}
-			for _, v := range vals {
-				if v.Value == "*" || strings.HasSuffix(v.Value, ":*") {
-					t.Errorf("line %d: IAM action %q grants a whole service", v.Line, v.Value)
-				}
-			}
+		}
+		if get(n, "NotAction") != nil || get(n, "NotResource") != nil {
+			t.Errorf("line %d: NotAction/NotResource grant everything else", n.Line)
 		}
 	})
 }
 
-// allowedPolicyTemplates are the SAM policy templates the functions may use,
-// each with the one property that scopes it to a resource of this stack.
-var allowedPolicyTemplates = map[string]string{
-	"DynamoDBCrudPolicy":                    "TableName",
-	"SQSSendMessagePolicy":                  "QueueName",
-	"SSMParameterReadPolicy":                "ParameterName",
-	"AWSSecretsManagerGetSecretValuePolicy": "SecretArn",
-}
-
-// conditionalPolicies may only be granted under a Condition (!If), because
-// only some deployments keep the header secret in SSM or Secrets Manager.
-var conditionalPolicies = []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy"}
-
-// inlineActions are the only actions an inline policy statement may grant,
-// each with the one resource of this stack it may name: a !GetAtt target,
-// or, for objects, a !Sub pattern under a bucket of this stack.
-var inlineActions = map[string]string{
-	"sqs:ChangeMessageVisibility": "JobQueue.Arn", // the worker shortens redelivery waits
-	// The API writes and presigns full result exports, and tells a missing
-	// one from a forbidden one.
-	"s3:PutObject":  "${ExportBucket.Arn}/exports/*",
-	"s3:GetObject":  "${ExportBucket.Arn}/exports/*",
-	"s3:ListBucket": "ExportBucket.Arn",
-}
-
-// functionPolicies lists, per function, the policies (SAM templates or
-// inline actions) it must have and those it must not (least privilege:
-// only the API reads the header secret; only the worker changes message
-// visibility).
-var functionPolicies = map[string]struct{ must, mustNot []string }{
-	"ApiFunction": {
-		must: []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy",
-			"s3:PutObject", "s3:GetObject", "s3:ListBucket"},
-		mustNot: []string{"sqs:ChangeMessageVisibility"},
-	},
-	"SqsWorkerFunction": {
-		must:    []string{"DynamoDBCrudPolicy", "SQSSendMessagePolicy", "sqs:ChangeMessageVisibility"},
-		mustNot: []string{"SSMParameterReadPolicy", "AWSSecretsManagerGetSecretValuePolicy", "s3:PutObject", "s3:GetObject", "s3:ListBucket"},
-	},
-}
-
-func TestFunctionPolicies(t *testing.T) {
-	root := openNode(t)
+// TestFunctionRoles: each function runs with a role of its own, defined in
+// the template, that only Lambda may assume and that carries no managed
+// policy; SAM's Policies property is absent, because SAM ignores it when
+// Role is set.
+func TestFunctionRoles(t *testing.T) {
+	d, r := deployment(t, nil)
+	seen := map[string]string{}
 	for _, id := range functionIDs {
 		t.Run(id, func(t *testing.T) {
-			props := must(t, root, "Resources", id, "Properties")
-			if get(props, "Role") != nil {
-				t.Error("a hand-written Role bypasses the policy-template checks")
+			f, _ := d.Function(id)
+			if f.Prop("Policies") != nil {
+				t.Errorf("%s has Policies, which SAM ignores when Role is set: add the statement to %sRole's policy", id, id)
 			}
-			got := map[string]bool{}
-			for _, entry := range must(t, props, "Policies").Content {
-				checkPolicyEntry(t, get(root, "Conditions"), entry, got)
+			role, err := d.FunctionRole(id, r)
+			if err != nil {
+				t.Fatal(err)
 			}
-			want := functionPolicies[id]
-			for _, name := range want.must {
-				if !got[name] {
-					t.Errorf("policies %v: want %s", got, name)
+			if other, ok := seen[role.ID]; ok {
+				t.Errorf("%s shares role %s with %s", id, role.ID, other)
+			}
+			seen[role.ID] = id
+			if len(role.ManagedPolicies) > 0 {
+				t.Errorf("role %s has managed policies %v: list the actions in its own policy", role.ID, role.ManagedPolicies)
+			}
+			for _, s := range role.Statements {
+				if s.Effect != "Allow" || len(s.Actions) == 0 || len(s.Resources) == 0 {
+					t.Errorf("statement %s/%s: %s %v on %v, want Allow with actions and resources", s.Policy, s.Sid, s.Effect, s.Actions, s.Resources)
 				}
 			}
-			for _, name := range want.mustNot {
-				if got[name] {
-					t.Errorf("policies %v: %s must not be granted", got, name)
-				}
+			res, _ := d.Resource(role.ID)
+			trust, err := r.Value(res.Property("AssumeRolePolicyDocument"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+				"Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}}}
+			if !equal(trust, want) {
+				t.Errorf("AssumeRolePolicyDocument = %v, want Lambda's alone", trust)
 			}
 		})
 	}
 }
 
-// checkPolicyEntry checks one entry of a function's Policies and records
-// what it grants in got: a SAM policy template scoped to this stack,
-// possibly under a Condition, or an inline statement of inlineActions.
-func checkPolicyEntry(t *testing.T, conds, entry *yaml.Node, got map[string]bool) {
-	t.Helper()
-	cond := ""
-	if entry.Tag == "!If" {
-		if len(entry.Content) != 3 || !isRef(entry.Content[2], "AWS::NoValue") {
-			t.Errorf("line %d: !If policy must be [Condition, template, !Ref AWS::NoValue]", entry.Line)
-			return
-		}
-		cond = entry.Content[0].Value
-		if get(conds, cond) == nil {
-			t.Errorf("line %d: unknown condition %q", entry.Line, cond)
-		}
-		entry = entry.Content[1]
+// TestRoleScopes: every grant names this stack's own resources. A role's
+// actions on the queue, the table and its log group name their ARNs
+// (!GetAtt); the event source mapping's actions are granted only to a
+// function with an SQS event, on its queue; logs only on its own log group.
+func TestRoleScopes(t *testing.T) {
+	d, r := deployment(t, map[string]string{"HeaderSecret": "literal-secret", "ProxyUrls": "socks5://u:p@192.0.2.1:1080"})
+	evs, err := d.SQSEvents(r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if entry.Kind != yaml.MappingNode || len(entry.Content) != 2 {
-		t.Errorf("line %d: policy entry is not a single SAM policy template or statement list", entry.Line)
-		return
-	}
-	name, args := entry.Content[0].Value, entry.Content[1]
-	if name == "Statement" {
-		checkStatements(t, args, got)
-		return
-	}
-	scope, ok := allowedPolicyTemplates[name]
-	if !ok {
-		t.Errorf("line %d: policy %s is not an allowed SAM policy template", entry.Line, name)
-		return
-	}
-	if v := get(args, scope); v == nil || v.Tag == "!!str" && v.Value == "*" {
-		t.Errorf("line %d: %s.%s must name this stack's resource", entry.Line, name, scope)
-	}
-	if slices.Contains(conditionalPolicies, name) && cond == "" {
-		t.Errorf("line %d: %s must be under a Condition", entry.Line, name)
-	}
-	got[name] = true
-}
-
-// checkStatements allows inline statements that grant inlineActions on
-// their one resource, and nothing else.
-func checkStatements(t *testing.T, stmts *yaml.Node, got map[string]bool) {
-	t.Helper()
-	if stmts.Kind != yaml.SequenceNode {
-		t.Errorf("line %d: Statement must be a list", stmts.Line)
-		return
-	}
-	for _, st := range stmts.Content {
-		if e := get(st, "Effect"); e == nil || e.Value != "Allow" {
-			t.Errorf("line %d: inline statements may only Allow", st.Line)
-		}
-		if len(pairs(st)) != 3 {
-			t.Errorf("line %d: inline statement must have exactly Effect, Action and Resource", st.Line)
-		}
-		actions := []*yaml.Node{get(st, "Action")}
-		if a := actions[0]; a != nil && a.Kind == yaml.SequenceNode {
-			actions = a.Content
-		}
-		for _, a := range actions {
-			if a == nil {
-				t.Errorf("line %d: inline statement has no Action", st.Line)
-				continue
-			}
-			target, ok := inlineActions[a.Value]
-			if !ok {
-				t.Errorf("line %d: inline action %q is not allowed", a.Line, a.Value)
-				continue
-			}
-			res := get(st, "Resource")
-			if strings.HasPrefix(target, "${") {
-				if res == nil || res.Tag != "!Sub" || res.Value != target {
-					t.Errorf("line %d: %s must be granted on !Sub %q only", a.Line, a.Value, target)
-				}
-			} else if !isGetAtt(res, target) {
-				t.Errorf("line %d: %s must be granted on !GetAtt %s only", a.Line, a.Value, target)
-			}
-			got[a.Value] = true
-		}
-	}
-}
-
-func TestPolicyScopes(t *testing.T) {
-	root := openNode(t)
 	for _, id := range functionIDs {
-		for _, entry := range must(t, root, "Resources", id, "Properties", "Policies").Content {
-			if v := get(entry, "DynamoDBCrudPolicy", "TableName"); v != nil && !isRef(v, "MailprobeTable") {
-				t.Errorf("%s: DynamoDBCrudPolicy.TableName must be !Ref MailprobeTable", id)
+		role, err := d.FunctionRole(id, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _ := d.Function(id)
+		logGroup := "attr-" + refTarget(t, f.Prop("LoggingConfig", "LogGroup")) + ".Arn"
+		var queues []string
+		for _, ev := range evs {
+			if ev.Function == id {
+				queues = append(queues, "attr-"+ev.Queue+".Arn")
 			}
-			if v := get(entry, "SQSSendMessagePolicy", "QueueName"); v != nil && !isGetAtt(v, "JobQueue.QueueName") {
-				t.Errorf("%s: SQSSendMessagePolicy.QueueName must be !GetAtt JobQueue.QueueName", id)
+		}
+		for action, resources := range role.Granted() {
+			for _, res := range resources {
+				var ok bool
+				switch {
+				case strings.HasPrefix(action, "logs:"):
+					ok = res == logGroup
+				case slices.Contains([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}, action):
+					ok = slices.Contains(queues, res)
+				default: // a resource's ARN, or objects under it ("${Bucket.Arn}/prefix/*")
+					arn, _, _ := strings.Cut(res, "/")
+					ok = strings.HasPrefix(arn, "attr-") && strings.HasSuffix(arn, ".Arn")
+				}
+				if !ok {
+					t.Errorf("%s: %s granted on %q, outside the function's own resources", id, action, res)
+				}
+			}
+		}
+	}
+}
+
+// TestSecretReadAccess evaluates both roles for each form a secret
+// reference takes: read access to exactly the one parameter or secret
+// named (a Secrets Manager name gets the "-??????" suffix AWS appends),
+// none for a literal value, and none to the header secret for the worker.
+func TestSecretReadAccess(t *testing.T) {
+	const region, account = "us-east-1", "000000000000"
+	ssmARN := func(rest string) string { return "arn:aws:ssm:" + region + ":" + account + ":parameter" + rest }
+	smARN := func(name string) string {
+		return "arn:aws:secretsmanager:" + region + ":" + account + ":secret:" + name
+	}
+	fullARN := "arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/px-Ab12Cd"
+	forms := []struct {
+		value  string
+		action string
+		arn    string // what the role must allow; "" for a literal
+		denied []string
+	}{
+		{"ssm:/mailprobe/x", "ssm:GetParameter", ssmARN("/mailprobe/x"), []string{ssmARN("/mailprobe/y"), ssmARN("/mailprobe/x/y")}},
+		{"ssm:plain-name", "ssm:GetParameter", ssmARN("/plain-name"), []string{ssmARN("/plain-name2")}},
+		{"secretsmanager:team/px", "secretsmanager:GetSecretValue", smARN("team/px-Xy12Zw"),
+			[]string{smARN("team/px2-Xy12Zw"), smARN("team/px-Xy12Zw-more")}},
+		{"secretsmanager:" + fullARN, "secretsmanager:GetSecretValue", fullARN, []string{smARN("team/px-Ab12Cd")}},
+		{"socks5://u:p@192.0.2.1:1080", "", "", nil},
+	}
+	for _, param := range []string{"HeaderSecret", "ProxyUrls"} {
+		for _, form := range forms {
+			other := map[string]string{"HeaderSecret": "literal-secret", "ProxyUrls": "socks5://u:p@192.0.2.1:1080"}
+			if param == "HeaderSecret" && strings.HasPrefix(form.value, "socks5") {
+				continue
+			}
+			other[param] = form.value
+			t.Run(param+"="+form.value, func(t *testing.T) {
+				d, r := deployment(t, other)
+				for _, id := range functionIDs {
+					role, err := d.FunctionRole(id, r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					reads := secretReads(role)
+					want := form.arn != "" && (param == "ProxyUrls" || id == "ApiFunction")
+					if got := role.Allows(form.action, form.arn); want && (!got || len(reads) != 1) {
+						t.Errorf("%s: %s on %s allowed %v; all secret reads %v; want that one alone", id, form.action, form.arn, got, reads)
+					}
+					if !want && len(reads) > 0 {
+						t.Errorf("%s may read secrets %v, want none", id, reads)
+					}
+					for _, arn := range form.denied {
+						if role.Allows(form.action, arn) {
+							t.Errorf("%s: %s allowed on %s too", id, form.action, arn)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// secretReads lists the SSM and Secrets Manager grants of a role.
+func secretReads(role samtemplate.Role) []string {
+	var out []string
+	for a, res := range role.Granted() {
+		if strings.HasPrefix(a, "ssm:") || strings.HasPrefix(a, "secretsmanager:") || strings.HasPrefix(a, "kms:") {
+			out = append(out, a+" "+strings.Join(res, ","))
+		}
+	}
+	return out
+}
+
+// TestTracingAccess: X-Ray writes are granted exactly when Tracing is
+// Active, and the functions then trace actively.
+func TestTracingAccess(t *testing.T) {
+	for _, mode := range []string{"Disabled", "Active"} {
+		d, r := deployment(t, map[string]string{"Tracing": mode})
+		for _, id := range functionIDs {
+			role, err := d.FunctionRole(id, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := role.Allows("xray:PutTraceSegments", "*") && role.Allows("xray:PutTelemetryRecords", "*")
+			if got != (mode == "Active") {
+				t.Errorf("Tracing=%s: %s may write traces: %v", mode, id, got)
+			}
+			f, _ := d.Function(id)
+			tracing, err := r.String(f.Prop("Tracing"))
+			if want := map[string]string{"Active": "Active", "Disabled": "PassThrough"}[mode]; err != nil || tracing != want {
+				t.Errorf("Tracing=%s: %s Tracing = %q (%v), want %s", mode, id, tracing, err, want)
 			}
 		}
 	}
@@ -221,6 +249,20 @@ func TestNoEchoParameters(t *testing.T) {
 	if want := []string{"HeaderSecret", "ProxyUrls"}; !slices.Equal(noEcho, want) {
 		t.Errorf("NoEcho parameters = %q, want %q", noEcho, want)
 	}
+	d, _ := deployment(t, nil)
+	for _, p := range d.Parameters() {
+		if p.Name != "ProxyUrls" {
+			continue
+		}
+		for v, ok := range map[string]bool{
+			"socks5://u:p@h:1080,socks5h://h2": true, "ssm:/mailprobe/proxies": true, "ssm:proxies": true,
+			"secretsmanager:mailprobe/proxies": true, "http://h:3128": false, "": false,
+		} {
+			if err := p.Check(v); (err == nil) != ok {
+				t.Errorf("ProxyUrls = %q accepted: %v, want %v", v, err == nil, ok)
+			}
+		}
+	}
 }
 
 func TestParametersAndEnvironment(t *testing.T) {
@@ -228,7 +270,7 @@ func TestParametersAndEnvironment(t *testing.T) {
 	params := must(t, root, "Parameters")
 	for _, name := range []string{"HeaderSecret", "ProxyUrls", "FromEmail", "HelloName", "SmtpTimeout",
 		"ThrottlePerMinute", "ThrottlePerDay", "CacheTtlSeconds", "LogLevel", "WorkerMaxConcurrency",
-		"CorsAllowOrigins", "DomainName", "CertificateArn"} {
+		"CorsAllowOrigins", "DomainName", "CertificateArn", "AlarmTopicArn", "OldestMessageAlarmSeconds", "Tracing"} {
 		if get(params, name) == nil {
 			t.Errorf("no parameter %s", name)
 		}
@@ -245,14 +287,13 @@ func TestParametersAndEnvironment(t *testing.T) {
 		"RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE": "ThrottlePerMinute",
 		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY":    "ThrottlePerDay", "RCH__CACHE_TTL": "CacheTtlSeconds",
 		"MAILPROBE_LOG_LEVEL": "LogLevel", "MAILPROBE_TABLE": "MailprobeTable", "MAILPROBE_QUEUE_URL": "JobQueue",
-		"MAILPROBE_EXPORT_BUCKET": "ExportBucket",
 	}
 	// apiOnly are set on ApiFunction only: the worker serves no HTTP, so it
 	// must not hold the header secret (least privilege) and has no use
 	// for the request throttle or the result cache.
 	apiOnly := map[string]bool{
 		"RCH__HEADER_SECRET": true, "RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE": true,
-		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY": true, "RCH__CACHE_TTL": true, "MAILPROBE_EXPORT_BUCKET": true,
+		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY": true, "RCH__CACHE_TTL": true,
 	}
 	for _, id := range functionIDs {
 		vars := must(t, resources, id, "Properties", "Environment", "Variables")
@@ -267,15 +308,36 @@ func TestParametersAndEnvironment(t *testing.T) {
 				t.Errorf("%s: environment %s must be !Ref %s", id, name, ref)
 			}
 		}
+		// Declared empty for `sam local invoke --env-vars`, which sets
+		// only the variables a template declares.
+		for _, name := range []string{"MAILPROBE_DYNAMODB_ENDPOINT", "MAILPROBE_SQS_ENDPOINT"} {
+			if v := get(vars, name); v == nil || v.Tag != "!!str" || v.Value != "" {
+				t.Errorf("%s: environment %s must be declared as \"\"", id, name)
+			}
+		}
 	}
 }
 
 func TestOutputs(t *testing.T) {
-	tpl := openTyped(t)
-	for _, name := range []string{"ApiUrl", "QueueUrl", "DeadLetterQueueUrl", "TableName"} {
-		if _, ok := tpl.Outputs[name]; !ok {
-			t.Errorf("no output %s", name)
+	_, r := deployment(t, nil)
+	values, failed := r.Outputs()
+	if len(failed) > 0 {
+		t.Errorf("outputs that do not resolve: %v", failed)
+	}
+	want := map[string]string{
+		"ApiUrl":             "https://ref-MailprobeHttpApi.execute-api.us-east-1.amazonaws.com/",
+		"QueueUrl":           "ref-JobQueue",
+		"DeadLetterQueueUrl": "ref-DeadLetterQueue",
+		"TableName":          "ref-MailprobeTable",
+	}
+	for name, v := range want {
+		if values[name] != v {
+			t.Errorf("output %s = %q, want %q", name, values[name], v)
 		}
+	}
+	_, r = deployment(t, map[string]string{"DomainName": "api.example.com", "CertificateArn": "arn:aws:acm:us-east-1:1:certificate/x"})
+	if values, _ := r.Outputs(); values["ApiUrl"] != "https://api.example.com/" || values["CustomDomainTarget"] == "" {
+		t.Errorf("with a custom domain: outputs %v", values)
 	}
 }
 
@@ -352,4 +414,15 @@ func references(n *yaml.Node, name string) bool {
 		}
 	})
 	return found
+}
+
+// nodesOf returns the items of a sequence node, or the node alone.
+func nodesOf(n *yaml.Node) []*yaml.Node {
+	switch {
+	case n == nil:
+		return nil
+	case n.Kind == yaml.SequenceNode:
+		return n.Content
+	}
+	return []*yaml.Node{n}
 }

@@ -10,18 +10,25 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/mailprobe/mailprobe/internal/api"
+	"github.com/mailprobe/mailprobe/internal/samtemplate"
 	"github.com/mailprobe/mailprobe/internal/worker"
 )
 
 var functionIDs = []string{"ApiFunction", "SqsWorkerFunction"}
 
 func TestFunctions(t *testing.T) {
-	tpl := openTyped(t)
+	d, r := deployment(t, nil)
 	root := openNode(t)
 	for _, id := range functionIDs {
 		t.Run(id, func(t *testing.T) {
-			f, err := tpl.GetServerlessFunctionWithName(id)
+			f, ok := d.Function(id)
+			if !ok {
+				t.Fatal("no such function")
+			}
+			st, err := f.Settings(r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -29,17 +36,17 @@ func TestFunctions(t *testing.T) {
 				name      string
 				got, want any
 			}{
-				{"Runtime", deref(f.Runtime), "provided.al2023"},
-				{"Architectures", f.Architectures, []string{"arm64"}},
-				{"Handler", deref(f.Handler), "bootstrap"},
-				{"BuildMethod", f.AWSCloudFormationMetadata["BuildMethod"], "makefile"},
+				{"Runtime", st.Runtime, "provided.al2023"},
+				{"Architectures", st.Architectures, []string{"arm64"}},
+				{"Handler", st.Handler, "bootstrap"},
+				{"BuildMethod", st.BuildMethod, "makefile"},
 			}
 			for _, c := range checks {
 				if !equal(c.got, c.want) {
 					t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 				}
 			}
-			if m := deref(f.MemorySize); m < 256 || m > 512 {
+			if m := st.MemorySize; m < 256 || m > 512 {
 				t.Errorf("MemorySize = %d, want 256-512", m)
 			}
 			// SAM resolves CodeUri from the template's folder and runs
@@ -53,70 +60,69 @@ func TestFunctions(t *testing.T) {
 	}
 }
 
+// settings evaluates a function's runtime settings.
+func settings(t *testing.T, d *samtemplate.Deployment, r *samtemplate.Resolver, id string) samtemplate.Settings {
+	t.Helper()
+	f, ok := d.Function(id)
+	if !ok {
+		t.Fatalf("no function %s", id)
+	}
+	st, err := f.Settings(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func TestTimeouts(t *testing.T) {
-	tpl := openTyped(t)
-	api, err := tpl.GetServerlessFunctionWithName("ApiFunction")
-	if err != nil {
-		t.Fatal(err)
+	d, r := deployment(t, nil)
+	if got := settings(t, d, r, "ApiFunction").Timeout; got != 29*time.Second {
+		t.Errorf("ApiFunction Timeout = %v, want 29s (API Gateway's limit is 30 s)", got)
 	}
-	if got := deref(api.Timeout); got != 29 {
-		t.Errorf("ApiFunction Timeout = %d, want 29 (API Gateway's limit is 30 s)", got)
-	}
-	worker, err := tpl.GetServerlessFunctionWithName("SqsWorkerFunction")
-	if err != nil {
-		t.Fatal(err)
-	}
+	worker := settings(t, d, r, "SqsWorkerFunction").Timeout
 	root := openNode(t)
-	maxSMTP := atoi(t, must(t, root, "Parameters", "SmtpTimeout", "MaxValue").Value)
+	maxSMTP := time.Duration(atoi(t, must(t, root, "Parameters", "SmtpTimeout", "MaxValue").Value)) * time.Second
 	// A bulk message may need several shared sessions in a row, each
 	// bounded by smtp_timeout (see the arithmetic in the template).
-	const sessionsInARow, margin = 4, 60
-	if got, min := deref(worker.Timeout), maxSMTP*sessionsInARow+margin; got < min {
-		t.Errorf("worker Timeout = %d, want ≥ %d (smtp_timeout %d × %d sessions in a row + %d s)",
-			got, min, maxSMTP, sessionsInARow, margin)
+	const sessionsInARow, margin = 4, 60 * time.Second
+	if min := maxSMTP*sessionsInARow + margin; worker < min {
+		t.Errorf("worker Timeout = %v, want ≥ %v (smtp_timeout %v × %d sessions in a row + %v)",
+			worker, min, maxSMTP, sessionsInARow, margin)
 	}
-	q, err := tpl.GetSQSQueueWithName("JobQueue")
+	q, err := d.Queue("JobQueue", r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	window := atoi(t, must(t, root, "Resources", "SqsWorkerFunction", "Properties", "Events", "Jobs",
-		"Properties", "MaximumBatchingWindowInSeconds").Value)
-	if got, min := deref(q.VisibilityTimeout), 6*deref(worker.Timeout)+window; got < min {
-		t.Errorf("JobQueue VisibilityTimeout = %d, want ≥ 6 × worker timeout + batching window = %d", got, min)
+	evs, err := d.SQSEvents(r)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("SQS events %+v, %v; want one", evs, err)
+	}
+	if min := 6*worker + evs[0].BatchingWindow; q.VisibilityTimeout < min {
+		t.Errorf("JobQueue VisibilityTimeout = %v, want ≥ 6 × worker timeout + batching window = %v", q.VisibilityTimeout, min)
 	}
 }
 
 func TestHttpApiRoutes(t *testing.T) {
-	tpl := openTyped(t)
-	if _, err := tpl.GetServerlessHttpApiWithName("MailprobeHttpApi"); err != nil {
+	d, r := deployment(t, nil)
+	if len(d.ResourcesOfType("AWS::Serverless::HttpApi")) != 1 {
+		t.Fatal("want one AWS::Serverless::HttpApi")
+	}
+	routes, err := d.Routes(r)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, id := range functionIDs {
-		f, err := tpl.GetServerlessFunctionWithName(id)
-		if err != nil {
-			t.Fatal(err)
+	for _, rt := range routes {
+		if rt.Function != "ApiFunction" {
+			t.Errorf("%s has HttpApi event %s; only ApiFunction serves HTTP", rt.Function, rt.Event)
 		}
-		for name, ev := range f.Events {
-			if ev.Type != "HttpApi" {
-				continue
-			}
-			if id != "ApiFunction" {
-				t.Errorf("%s has HttpApi event %s; only ApiFunction serves HTTP", id, name)
-			}
-			h := ev.Properties.HttpApiEvent
-			if h == nil {
-				t.Errorf("event %s: goformation did not decode the HttpApi properties", name)
-				continue
-			}
-			if deref(h.ApiId) != "Ref:MailprobeHttpApi" {
-				t.Errorf("event %s ApiId = %q, want !Ref MailprobeHttpApi", name, deref(h.ApiId))
-			}
-			if deref(h.PayloadFormatVersion) != "2.0" {
-				t.Errorf("event %s PayloadFormatVersion = %q, want 2.0", name, deref(h.PayloadFormatVersion))
-			}
-			got = append(got, deref(h.Method)+" "+deref(h.Path))
+		if rt.API != "MailprobeHttpApi" {
+			t.Errorf("event %s ApiId = %q, want !Ref MailprobeHttpApi", rt.Event, rt.API)
 		}
+		if rt.PayloadFormatVersion != "2.0" {
+			t.Errorf("event %s PayloadFormatVersion = %q, want 2.0", rt.Event, rt.PayloadFormatVersion)
+		}
+		got = append(got, rt.Key())
 	}
 	// The HttpApi declares exactly the routes the handler serves, except
 	// the local-only ones (/metrics).
@@ -137,83 +143,51 @@ func TestHttpApiRoutes(t *testing.T) {
 }
 
 func TestQueues(t *testing.T) {
-	tpl := openTyped(t)
-	q, err := tpl.GetSQSQueueWithName("JobQueue")
+	d, r := deployment(t, map[string]string{"WorkerMaxConcurrency": "7"})
+	q, err := d.Queue("JobQueue", r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	redrive, ok := q.RedrivePolicy.(map[string]any)
-	if !ok {
-		t.Fatalf("JobQueue RedrivePolicy = %#v, want a mapping", q.RedrivePolicy)
+	if q.DeadLetterQueue != "DeadLetterQueue" || q.MaxReceiveCount != maxReceiveCount {
+		t.Errorf("JobQueue dead-letters to %q after %d receives, want DeadLetterQueue after %d",
+			q.DeadLetterQueue, q.MaxReceiveCount, maxReceiveCount)
 	}
-	if got := redrive["deadLetterTargetArn"]; got != "GetAtt:DeadLetterQueue.Arn" {
-		t.Errorf("deadLetterTargetArn = %v, want !GetAtt DeadLetterQueue.Arn", got)
-	}
-	if n, ok := redrive["maxReceiveCount"].(float64); !ok || n != maxReceiveCount {
-		t.Errorf("maxReceiveCount = %v, want %d", redrive["maxReceiveCount"], maxReceiveCount)
-	}
-	if _, err := tpl.GetSQSQueueWithName("DeadLetterQueue"); err != nil {
+	if _, err := d.Queue("DeadLetterQueue", r); err != nil {
 		t.Fatal(err)
 	}
-
-	root := openNode(t)
-	ev := must(t, root, "Resources", "SqsWorkerFunction", "Properties", "Events", "Jobs")
-	checks := []struct {
-		name string
-		ok   bool
-	}{
-		{"Type SQS", must(t, ev, "Type").Value == "SQS"},
-		{"Queue !GetAtt JobQueue.Arn", isGetAtt(must(t, ev, "Properties", "Queue"), "JobQueue.Arn")},
-		{"BatchSize 10", must(t, ev, "Properties", "BatchSize").Value == "10"},
-		{"MaximumBatchingWindowInSeconds 5", must(t, ev, "Properties", "MaximumBatchingWindowInSeconds").Value == "5"},
-		{"FunctionResponseTypes [ReportBatchItemFailures]",
-			seqValues(must(t, ev, "Properties", "FunctionResponseTypes")) == "ReportBatchItemFailures"},
-		{"ScalingConfig.MaximumConcurrency !Ref WorkerMaxConcurrency",
-			isRef(must(t, ev, "Properties", "ScalingConfig", "MaximumConcurrency"), "WorkerMaxConcurrency")},
-	}
-	for _, c := range checks {
-		if !c.ok {
-			t.Errorf("worker SQS event: want %s", c.name)
-		}
-	}
-}
-
-func TestDeadLetterAlarm(t *testing.T) {
-	tpl := openTyped(t)
-	a, err := tpl.GetCloudWatchAlarmWithName("DeadLetterQueueAlarm")
+	evs, err := d.SQSEvents(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if deref(a.MetricName) != "ApproximateNumberOfMessagesVisible" || deref(a.Namespace) != "AWS/SQS" ||
-		deref(a.Threshold) != 0 || a.ComparisonOperator != "GreaterThanThreshold" {
-		t.Errorf("alarm = %s %s %s %v, want AWS/SQS ApproximateNumberOfMessagesVisible > 0",
-			deref(a.Namespace), deref(a.MetricName), a.ComparisonOperator, deref(a.Threshold))
-	}
-	if len(a.Dimensions) != 1 || a.Dimensions[0].Value != "GetAtt:DeadLetterQueue.QueueName" {
-		t.Errorf("alarm dimensions = %+v, want QueueName of DeadLetterQueue", a.Dimensions)
+	want := []samtemplate.SQSEvent{{Function: "SqsWorkerFunction", Event: "Jobs", Queue: "JobQueue", BatchSize: 10,
+		BatchingWindow: 5 * time.Second, ReportBatchItemFailures: true, MaximumConcurrency: 7, Enabled: true}}
+	if !equal(evs, want) {
+		t.Errorf("SQS events\n got %+v\nwant %+v", evs, want)
 	}
 }
 
 func TestTable(t *testing.T) {
-	tpl := openTyped(t)
-	tables := tpl.GetAllDynamoDBTableResources()
-	if len(tables) != 1 {
-		t.Fatalf("%d DynamoDB tables, want 1", len(tables))
+	d, r := deployment(t, nil)
+	tables := d.ResourcesOfType(samtemplate.TableType)
+	if len(tables) != 1 || tables[0].ID != "MailprobeTable" {
+		t.Fatalf("tables %+v, want MailprobeTable alone", tables)
 	}
-	tb := tables["MailprobeTable"]
-	if tb == nil {
-		t.Fatal("no MailprobeTable")
+	tb, err := d.Table("MailprobeTable", r)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if deref(tb.BillingMode) != "PAY_PER_REQUEST" {
-		t.Errorf("BillingMode = %q", deref(tb.BillingMode))
+	if tb.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("BillingMode = %q", tb.BillingMode)
 	}
-	if ttl := tb.TimeToLiveSpecification; ttl == nil || !ttl.Enabled || deref(ttl.AttributeName) != "expires_at" {
+	if ttl := tb.TimeToLive; ttl == nil || !ttl.Enabled || ttl.AttributeName != "expires_at" {
 		t.Errorf("TimeToLiveSpecification = %+v, want expires_at enabled", ttl)
 	}
-	if p := tb.PointInTimeRecoverySpecification; p == nil || !deref(p.PointInTimeRecoveryEnabled) {
+	root := openNode(t)
+	props := must(t, root, "Resources", "MailprobeTable", "Properties")
+	if v := get(props, "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled"); v == nil || v.Value != "true" {
 		t.Error("point-in-time recovery is not enabled")
 	}
-	if s := tb.SSESpecification; s == nil || !s.SSEEnabled {
+	if v := get(props, "SSESpecification", "SSEEnabled"); v == nil || v.Value != "true" {
 		t.Error("SSE is not enabled")
 	}
 	if got := keySchema(tb.KeySchema); got != "pk HASH, sk RANGE" {
@@ -238,23 +212,43 @@ func TestTable(t *testing.T) {
 	}
 }
 
+func keySchema(ks []samtemplate.KeyElement) string {
+	parts := make([]string, len(ks))
+	for i, k := range ks {
+		parts[i] = k.AttributeName + " " + k.KeyType
+	}
+	return strings.Join(parts, ", ")
+}
+
+// TestLogGroups: each function logs to a log group of the stack
+// (LoggingConfig) that keeps its logs 30 days, the one its role may write.
 func TestLogGroups(t *testing.T) {
-	root := openNode(t)
-	byTarget := map[string]bool{}
-	for _, id := range resourcesOfType(root, "AWS::Logs::LogGroup") {
-		props := must(t, root, "Resources", id, "Properties")
-		if get(props, "RetentionInDays") == nil {
-			t.Errorf("%s has no RetentionInDays", id)
-		}
-		if n := get(props, "LogGroupName"); n != nil && n.Tag == "!Sub" {
-			byTarget[n.Value] = true
-		}
-	}
+	d, r := deployment(t, nil)
 	for _, id := range functionIDs {
-		if !byTarget["/aws/lambda/${"+id+"}"] {
-			t.Errorf("no log group /aws/lambda/${%s}", id)
+		f, _ := d.Function(id)
+		group := refTarget(t, f.Prop("LoggingConfig", "LogGroup"))
+		res, ok := d.Resource(group)
+		if !ok || res.Type != "AWS::Logs::LogGroup" {
+			t.Errorf("%s: LoggingConfig.LogGroup = %q, want !Ref of an AWS::Logs::LogGroup", id, group)
+			continue
+		}
+		if v := res.Property("RetentionInDays"); v == nil || v.Value != "30" {
+			t.Errorf("%s: RetentionInDays = %v, want 30", group, v)
+		}
+		name, err := r.String(res.Property("LogGroupName"))
+		if err != nil || !strings.HasPrefix(name, "/aws/lambda/") {
+			t.Errorf("%s: LogGroupName %q (%v), want one under /aws/lambda/", group, name, err)
 		}
 	}
+}
+
+// refTarget returns X of !Ref X.
+func refTarget(t *testing.T, n *yaml.Node) string {
+	t.Helper()
+	if n == nil || n.Tag != "!Ref" {
+		return ""
+	}
+	return n.Value
 }
 
 func atoi(t *testing.T, s string) int {

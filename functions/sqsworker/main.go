@@ -12,11 +12,7 @@ import (
 )
 
 func main() {
-	h, err := app.WorkerFunction(context.Background(), os.Environ())
-	if err != nil {
-		// The same JSON as every other line, so a log filter finds it.
-		app.NewLogger(os.Stderr, "info").Error("cold start failed", "error", err)
-		os.Exit(1)
-	}
-	lambda.Start(h)
+	// A failed cold start is logged and retried batch by batch, with the
+	// batch's messages back on the redelivery schedule (see WorkerEntry).
+	lambda.Start(app.WorkerEntry(context.Background(), os.Environ()))
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/api"
+	"github.com/mailprobe/mailprobe/internal/awscalls"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue/sqsq"
@@ -68,9 +69,22 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 	for _, w := range StartupWarnings(cfg) {
 		logger.Warn("configuration", "warning", w)
 	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx)
+	rec, err := awscalls.Open(getenv(environ, awscalls.EnvRecord))
+	if err != nil {
+		return awsParts{}, err
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions(rec.APIOptions()))
 	if err != nil {
 		return awsParts{}, fmt.Errorf("aws config: %w", err)
+	}
+	// References (header_secret, proxy_urls) are resolved here, once per
+	// cold start, with the read access the template grants exactly for
+	// them; the clients are built only when there is one to resolve.
+	if len(cfg.SecretRefs()) > 0 {
+		f := config.AWSSecrets{SSM: ssm.NewFromConfig(ac), SecretsManager: secretsmanager.NewFromConfig(ac)}
+		if err := cfg.ResolveSecrets(ctx, f); err != nil {
+			return awsParts{}, err
+		}
 	}
 	ddb := dynamodb.NewFromConfig(ac, dynamo.ClientOptions(8, 0), endpoint[dynamodb.Options](getenv(environ, EnvDynamoDBEndpoint)))
 	sq := sqs.NewFromConfig(ac, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
@@ -131,14 +145,6 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	p, err := loadAWS(ctx, environ, stderr)
 	if err != nil {
 		return nil, err
-	}
-	// Only the API needs the header secret: a reference is resolved here,
-	// once per cold start, with the read access the template grants it.
-	if config.IsSecretRef(p.cfg.HeaderSecret.Reveal()) {
-		f := config.AWSSecrets{SSM: ssm.NewFromConfig(p.aws), SecretsManager: secretsmanager.NewFromConfig(p.aws)}
-		if err := p.cfg.ResolveSecrets(ctx, f); err != nil {
-			return nil, err
-		}
 	}
 	open, _ := strconv.ParseBool(getenv(environ, EnvAllowOpen))
 	ac := APIConfig(p.cfg, open && p.cfg.HeaderSecret.IsZero(), false)

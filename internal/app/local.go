@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -21,11 +22,11 @@ import (
 	"github.com/mailprobe/mailprobe/internal/worker"
 )
 
-// ErrSecretRef is returned by NewLocal when header_secret is an ssm: or
-// secretsmanager: reference. Only the Lambda functions resolve those (with
-// their role's credentials); taking the reference text as the secret would
-// protect a local server with a guessable string.
-var ErrSecretRef = errors.New("header_secret is an ssm: or secretsmanager: reference, which only the AWS Lambda functions resolve; give mailprobe serve the secret itself (RCH__HEADER_SECRET or header_secret)")
+// ErrSecretRef is returned by NewLocal when header_secret or a proxy_urls
+// entry is an ssm: or secretsmanager: reference. Only the Lambda functions
+// resolve those (with their role's credentials); taking the reference text
+// as the secret would protect a local server with a guessable string.
+var ErrSecretRef = errors.New("header_secret or proxy_urls is an ssm: or secretsmanager: reference, which only the AWS Lambda functions resolve; give mailprobe serve the values themselves (RCH__HEADER_SECRET, MAILPROBE_PROXIES)")
 
 // Timeouts of the local HTTP server. A slow or idle client must not hold a
 // connection forever; the Lambda API has API Gateway in front for this.
@@ -81,8 +82,8 @@ type LocalMetrics interface {
 // NewLocal opens the data directory and builds every part, counting into
 // m (build it with prom.New and ProxyIDs).
 func NewLocal(cfg config.Config, logger *slog.Logger, m LocalMetrics) (*Local, error) {
-	if config.IsSecretRef(cfg.HeaderSecret.Reveal()) {
-		return nil, ErrSecretRef
+	if refs := cfg.SecretRefs(); len(refs) > 0 {
+		return nil, fmt.Errorf("%s: %w", strings.Join(refs, ", "), ErrSecretRef)
 	}
 	dir := cfg.Storage.DataDir
 	if err := os.MkdirAll(dir, 0o750); err != nil {

@@ -188,9 +188,10 @@ func TestServeObservesInlineChecks(t *testing.T) {
 }
 
 func TestNewLocalRefusesSecretReferences(t *testing.T) {
-	for _, ref := range []string{"ssm:/mailprobe/header-secret", "secretsmanager:mailprobe/header", "secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x"} {
-		t.Run(ref, func(t *testing.T) {
-			cfg, err := config.Load(config.Options{Environ: []string{"RCH__HEADER_SECRET=" + ref}})
+	for _, env := range []string{"RCH__HEADER_SECRET=ssm:/mailprobe/header-secret", "RCH__HEADER_SECRET=secretsmanager:mailprobe/header",
+		"RCH__HEADER_SECRET=secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:x", "MAILPROBE_PROXIES=ssm:/mailprobe/proxies"} {
+		t.Run(env, func(t *testing.T) {
+			cfg, err := config.Load(config.Options{Environ: []string{env}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,6 +56,11 @@ func NewVerifier(cfg config.Config, limiter engine.Limiter, ev metrics.Events) (
 		SessionsPerDomain:       cfg.Worker.PerMXConcurrency(),
 		Overrides:               map[engine.Provider]engine.Override{},
 	}
+	for i, p := range cfg.ProxyPool {
+		if p.SecretRef() != "" {
+			return nil, fmt.Errorf("proxy_urls[%d]: %w", i, ErrSecretRef)
+		}
+	}
 	ec.Proxies, ec.NamedProxies = proxies(cfg)
 	if ev != nil {
 		ec.ProxyFailed = ev.ProxyFailed

@@ -55,7 +55,7 @@ type Config struct {
 	HeaderSecret Secret `toml:"header_secret"`
 
 	Proxy     *Proxy    `toml:"proxy"`      // [proxy]; nil when absent
-	ProxyPool ProxyList `toml:"proxy_urls"` // more proxies as socks5:// URLs (MAILPROBE_PROXIES)
+	ProxyPool ProxyList `toml:"proxy_urls"` // more proxies as socks5:// URLs, or a reference to them (MAILPROBE_PROXIES)
 	Overrides Overrides `toml:"overrides"`  // [overrides.proxies] and [overrides.<provider>]
 
 	Throttle Throttle `toml:"throttle"` // [throttle]
@@ -115,7 +115,15 @@ type Proxy struct {
 	Username string        `toml:"username"`
 	Password Secret        `toml:"password"`
 	Timeout  time.Duration `toml:"timeout_ms" unit:"ms"` // 0: the SMTP timeout applies
+
+	// ref is set instead of the fields above for a proxy_urls entry that
+	// is an ssm: or secretsmanager: reference: ResolveSecrets replaces the
+	// entry by the URLs the parameter or secret holds.
+	ref string
 }
+
+// SecretRef returns the reference a proxy_urls entry still holds, or "".
+func (p Proxy) SecretRef() string { return p.ref }
 
 // defaultProxyPort is used when a proxy section leaves out the port: it is
 // the SOCKS port registered with IANA (RFC 1928 §3).

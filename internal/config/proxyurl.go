@@ -16,7 +16,10 @@ var ErrBadProxyURL = dialer.ErrInvalidProxyURL
 // [proxy].
 type ProxyList []Proxy
 
-// parseSetting reads a comma-separated string or a TOML list of URLs.
+// parseSetting reads a comma-separated string or a TOML list of URLs. An
+// entry may instead be an ssm: or secretsmanager: reference to a parameter
+// or secret holding such a list, so that proxy passwords need not sit in a
+// Lambda function's environment; ResolveSecrets reads it.
 func (l *ProxyList) parseSetting(raw any) error {
 	urls, err := toStrings(raw)
 	if err != nil {
@@ -25,6 +28,10 @@ func (l *ProxyList) parseSetting(raw any) error {
 	var out ProxyList
 	var errs []error
 	for i, u := range urls {
+		if IsSecretRef(u) {
+			out = append(out, Proxy{ref: u})
+			continue
+		}
 		p, err := parseProxyURL(u)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, err))

@@ -98,17 +98,58 @@ func ResolveSecret(ctx context.Context, s string, ssmc SSMGetter, sm SecretsGett
 	return NewSecret(s), nil
 }
 
-// ResolveSecrets replaces a referenced HeaderSecret by its value. Load does
-// no I/O, so AWS entry points call this once after Load.
+// SecretRefs lists the settings that still hold an ssm: or secretsmanager:
+// reference ("header_secret", "proxy_urls[0]"), in that order.
+func (c Config) SecretRefs() []string {
+	var keys []string
+	if IsSecretRef(c.HeaderSecret.Reveal()) {
+		keys = append(keys, "header_secret")
+	}
+	for i, p := range c.ProxyPool {
+		if p.ref != "" {
+			keys = append(keys, fmt.Sprintf("proxy_urls[%d]", i))
+		}
+	}
+	return keys
+}
+
+// ResolveSecrets replaces the references SecretRefs lists by their values:
+// the header secret, and each proxy_urls reference by the comma-separated
+// proxy URLs its parameter or secret holds. Load does no I/O, so the AWS
+// entry points call this once after Load. Errors name the reference, never
+// the value.
 func (c *Config) ResolveSecrets(ctx context.Context, f SecretFetcher) error {
-	if !IsSecretRef(c.HeaderSecret.Reveal()) {
-		return nil
+	if IsSecretRef(c.HeaderSecret.Reveal()) {
+		s, err := f.FetchSecret(ctx, c.HeaderSecret.Reveal())
+		if err != nil {
+			return fmt.Errorf("header_secret: %w", err)
+		}
+		c.HeaderSecret = s
 	}
-	s, err := f.FetchSecret(ctx, c.HeaderSecret.Reveal())
-	if err != nil {
-		return fmt.Errorf("header_secret: %w", err)
+	var pool ProxyList
+	for i, p := range c.ProxyPool {
+		if p.ref == "" {
+			pool = append(pool, p)
+			continue
+		}
+		key := fmt.Sprintf("proxy_urls[%d]", i)
+		s, err := f.FetchSecret(ctx, p.ref)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		urls, err := ParseProxyURLs(s.Reveal())
+		if err == nil && len(urls) == 0 {
+			err = ErrEmptySecret
+		}
+		for j := 0; err == nil && j < len(urls); j++ {
+			err = errors.Join(checkProxy(fmt.Sprintf("entry %d", j+1), urls[j])...)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: the value of %s: %w", key, p.ref, err)
+		}
+		pool = append(pool, urls...)
 	}
-	c.HeaderSecret = s
+	c.ProxyPool = pool
 	return nil
 }
 

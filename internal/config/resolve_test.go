@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -128,5 +129,63 @@ func TestResolveSecrets(t *testing.T) {
 				t.Errorf("HeaderSecret = %q, want %q", c.HeaderSecret.Reveal(), tt.want)
 			}
 		})
+	}
+}
+
+// TestResolveProxyReferences: MAILPROBE_PROXIES may name a parameter or
+// secret holding the proxy URLs, so that their passwords never sit in a
+// function's environment; ResolveSecrets splices the URLs in, in place.
+func TestResolveProxyReferences(t *testing.T) {
+	f := AWSSecrets{
+		SSM: &fakeSSM{params: map[string]string{
+			"/proxies": "socks5://u:pw1@198.51.100.1:1080,socks5://u:pw2@198.51.100.2",
+			"/bad":     "socks5://u:pw@:1080", "/notaurl": "http://u:pw@h:1",
+		}},
+		SecretsManager: &fakeSM{secrets: map[string]string{"px": "socks5h://v:pw3@198.51.100.3:9050"}},
+	}
+	tests := []struct {
+		name, env string
+		hosts     []string
+		wantErr   string
+	}{
+		{"ssm list", "ssm:/proxies", []string{"198.51.100.1", "198.51.100.2"}, ""},
+		{"literal then secret", "socks5://a@192.0.2.1:1080,secretsmanager:px", []string{"192.0.2.1", "198.51.100.3"}, ""},
+		{"missing parameter", "ssm:/missing", nil, "proxy_urls[0]"},
+		{"empty host", "ssm:/bad", nil, "entry 1"},
+		{"not socks5", "ssm:/notaurl", nil, "ssm:/notaurl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(Options{Environ: []string{"MAILPROBE_PROXIES=" + tt.env}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.SecretRefs()) == 0 {
+				t.Fatalf("SecretRefs() empty for %q", tt.env)
+			}
+			err = c.ResolveSecrets(context.Background(), f)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "pw") {
+					t.Errorf("error %q shows a password", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hosts []string
+			for _, p := range c.ProxyPool {
+				hosts = append(hosts, p.Host)
+			}
+			if strings.Join(hosts, ",") != strings.Join(tt.hosts, ",") || len(c.SecretRefs()) != 0 {
+				t.Errorf("hosts %v (refs left %v), want %v", hosts, c.SecretRefs(), tt.hosts)
+			}
+		})
+	}
+	if _, err := Load(Options{Environ: []string{"MAILPROBE_PROXIES=ssm:"}}); err == nil {
+		t.Error("an ssm: reference naming nothing loaded")
 	}
 }

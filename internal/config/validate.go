@@ -71,7 +71,12 @@ func (c Config) Validate() error {
 		errs = append(errs, checkProxy("proxy", *c.Proxy)...)
 	}
 	for i, p := range c.ProxyPool {
-		errs = append(errs, checkProxy(fmt.Sprintf("proxy_urls[%d]", i), p)...)
+		key := fmt.Sprintf("proxy_urls[%d]", i)
+		if p.ref != "" {
+			add(checkSecretRef(key, p.ref))
+			continue
+		}
+		errs = append(errs, checkProxy(key, p)...)
 	}
 	for _, id := range sortedKeys(c.Overrides.Proxies) {
 		errs = append(errs, checkProxy("overrides.proxies."+id, c.Overrides.Proxies[id])...)
