@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,7 +27,7 @@ func (p pairs) Set(s string) error {
 	return nil
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sam-env-vars", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	src := samtemplate.Source{}
@@ -39,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(refs, "ref", "`Resource=value` that !Ref gives for a resource (default: its logical id, as sam local does); repeatable")
 	fs.Var(attrs, "attr", "`Resource.Attribute=value` that !GetAtt gives (default: \"Resource.Attribute\"); repeatable")
 	out := fs.String("o", "", "output `file` (default: standard output)")
+	useEmulators := fs.Bool("emulators", false, "create the template's tables and queues in the emulators "+
+		"($MAILPROBE_SQS_ENDPOINT, $MAILPROBE_DYNAMODB_ENDPOINT: scripts/emulators.sh start) and point the functions at them")
+	stackName := fs.String("stack-name", "mailprobe-local", "`prefix` of the names of what -emulators creates")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,6 +57,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	stack, notes := d.LocalStack(refs, attrs)
+	var emu emulators
+	if *useEmulators {
+		if emu, err = endpointsFrom(getenv, *stackName); err != nil {
+			fmt.Fprintf(stderr, "sam-env-vars: %v\n", err)
+			return 2
+		}
+		more, err := emu.provision(context.Background(), d, stack)
+		if err != nil {
+			fmt.Fprintf(stderr, "sam-env-vars: emulators: %v\n", err)
+			return 1
+		}
+		notes = append(notes, more...)
+	}
 	for _, n := range notes {
 		fmt.Fprintf(stderr, "sam-env-vars: note: %s\n", n)
 	}
@@ -60,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "sam-env-vars: %v\n", err)
 		return 1
+	}
+	if *useEmulators {
+		emu.pointAt(envs)
 	}
 	b, _ := json.MarshalIndent(envs, "", "  ") // maps of strings always marshal
 	b = append(b, '\n')

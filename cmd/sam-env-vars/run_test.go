@@ -2,11 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 )
 
 func TestRun(t *testing.T) {
@@ -50,7 +58,7 @@ Resources:
 			out := filepath.Join(dir, "sub", "env.json")
 			var stdout, stderr bytes.Buffer
 			args := append([]string{"-template", tpl, "-config-file", cfg, "-o", out}, tt.args...)
-			if code := run(args, &stdout, &stderr); code != 0 {
+			if code := run(args, noEnv, &stdout, &stderr); code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
 			var got map[string]map[string]string
@@ -77,7 +85,7 @@ Resources:
 		})
 	}
 	var stderr bytes.Buffer
-	if code := run([]string{"-template", tpl, "-config-file", cfg, "-parameter-overrides", "Nope=1"}, &bytes.Buffer{}, &stderr); code != 1 ||
+	if code := run([]string{"-template", tpl, "-config-file", cfg, "-parameter-overrides", "Nope=1"}, noEnv, &bytes.Buffer{}, &stderr); code != 1 ||
 		!strings.Contains(stderr.String(), "Nope is not a parameter") {
 		t.Errorf("unknown parameter: exit %d, %s", code, stderr.String())
 	}
@@ -86,7 +94,7 @@ Resources:
 // TestRepoTemplate writes the file for the project's own template.
 func TestRepoTemplate(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-template", "../../infra/template.yaml", "-config-file", "../../samconfig.toml"}, &stdout, &stderr)
+	code := run([]string{"-template", "../../infra/template.yaml", "-config-file", "../../samconfig.toml"}, noEnv, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
@@ -101,4 +109,55 @@ func write(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func noEnv(string) string { return "" }
+
+// TestEmulators creates the repository template's table and queues in the
+// emulators and points both functions at them: the queue dead-letters to
+// the created dead-letter queue, and the table exists with its key schema.
+func TestEmulators(t *testing.T) {
+	sq, ddb := awsemu.SQS(t), awsemu.DynamoDB(t)
+	env := map[string]string{
+		"MAILPROBE_SQS_ENDPOINT":      aws.ToString(sq.Options().BaseEndpoint),
+		"MAILPROBE_DYNAMODB_ENDPOINT": aws.ToString(ddb.Options().BaseEndpoint),
+	}
+	stackName := awsemu.Name(t, "s")
+	args := []string{"-template", "../../infra/template.yaml", "-config-file", "../../samconfig.toml", "-emulators", "-stack-name", stackName,
+		"-parameter-overrides", "HeaderSecret=test-secret ProxyUrls=socks5://u:p@127.0.0.1:1080"}
+	for range 2 { // a second run finds everything in place
+		var stdout, stderr bytes.Buffer
+		if code := run(args, func(k string) string { return env[k] }, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		var got map[string]map[string]string
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"ApiFunction", "SqsWorkerFunction"} {
+			fn := got[id]
+			if fn["MAILPROBE_TABLE"] != stackName+"-MailprobeTable" || fn["MAILPROBE_SQS_ENDPOINT"] != env["MAILPROBE_SQS_ENDPOINT"] ||
+				fn["MAILPROBE_DYNAMODB_ENDPOINT"] != env["MAILPROBE_DYNAMODB_ENDPOINT"] || !strings.HasSuffix(fn["MAILPROBE_QUEUE_URL"], "/"+stackName+"-JobQueue") {
+				t.Errorf("%s environment %v", id, fn)
+			}
+		}
+		q := got["SqsWorkerFunction"]["MAILPROBE_QUEUE_URL"]
+		attrs, err := sq.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rp := attrs.Attributes["RedrivePolicy"]; !strings.Contains(rp, stackName+"-DeadLetterQueue") || attrs.Attributes["VisibilityTimeout"] != "1805" {
+			t.Errorf("queue attributes %v", attrs.Attributes)
+		}
+		if _, err := ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(stackName + "-MailprobeTable")}); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awsemu.Stop()
+	os.Exit(code)
 }

@@ -40,11 +40,10 @@ func matchRoute(method, path string) (Route, map[string]string, bool) {
 }
 
 // TestEventFiles checks that events/api-*.json are what API Gateway sends:
-// the HTTP API declares exact routes (infra/template.yaml), so routeKey is
-// "METHOD /path/{param}" in both places, with pathParameters to match, and
-// content-length is the body's. api-not-found.json keeps "$default": API
-// Gateway answers an undeclared route itself without invoking the
-// function, so that event stands for a $default route or `mailprobe serve`.
+// the HTTP API declares exact routes (infra/template.yaml) and answers any
+// other path itself without invoking the function, so every event is for
+// one of the routes, with routeKey "METHOD /path/{param}" in both places,
+// pathParameters to match, and content-length the body's.
 // LambdaHandler reads rawPath and the method, never routeKey.
 func TestEventFiles(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "events", "api-*.json"))
@@ -56,15 +55,13 @@ func TestEventFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ev := loadEvent(t, name)
 			rt, params, ok := matchRoute(ev.RequestContext.HTTP.Method, ev.RawPath)
-			wantKey, wantParams := "$default", map[string]string(nil)
-			if ok && !rt.LocalOnly {
-				wantKey = rt.Method + " " + rt.Path
-				if len(params) > 0 {
-					wantParams = params
-				}
+			if !ok || rt.LocalOnly {
+				t.Fatalf("%s %s is no route of the HTTP API: API Gateway would answer 404 without invoking the function",
+					ev.RequestContext.HTTP.Method, ev.RawPath)
 			}
-			if (name == "api-not-found.json") == (wantKey != "$default") {
-				t.Fatalf("route %q for %s %s", wantKey, ev.RequestContext.HTTP.Method, ev.RawPath)
+			wantKey, wantParams := rt.Method+" "+rt.Path, map[string]string(nil)
+			if len(params) > 0 {
+				wantParams = params
 			}
 			if ev.RouteKey != wantKey || ev.RequestContext.RouteKey != wantKey {
 				t.Errorf("routeKey %q, requestContext.routeKey %q, want %q", ev.RouteKey, ev.RequestContext.RouteKey, wantKey)
