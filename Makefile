@@ -106,11 +106,13 @@ bench:
 events:
 	@ls events/*.json
 
+## deploy: sam build, then sam deploy --guided, from this folder (the README walks through the questions);
+## later deploys: sam build && sam deploy (the saved answers in samconfig.toml)
 deploy:
 	sam build && sam deploy --guided
 
 ## sam-env-vars: .aws-sam/env-vars.json for `sam local invoke --env-vars`, computed from the
-## template and samconfig.toml (ARGS: -config-env, -command, -parameter-overrides, -ref ID=value)
+## template and samconfig.toml (ARGS: -emulators, -config-env, -command, -parameter-overrides, -ref ID=value)
 SAM_ENV_VARS ?= .aws-sam/env-vars.json
 sam-env-vars:
 	$(GO) run ./cmd/sam-env-vars -o $(SAM_ENV_VARS) $(ARGS)

@@ -28,16 +28,21 @@ type Role struct {
 	ManagedPolicies []string
 }
 
-// FunctionRole evaluates the role a function runs with: the
-// AWS::IAM::Role its Role property names (!GetAtt R.Arn). A function
-// without Role gets one SAM generates from its Policies, which this
-// package does not model: that is an error.
+// FunctionRole evaluates the role a function (a SAM function, or the
+// AWS::Lambda::Function SAM generates) runs with: the AWS::IAM::Role its
+// Role property names (!GetAtt R.Arn). A SAM function without Role gets
+// one SAM generates from its Policies, which this package does not model:
+// that is an error.
 func (t *Template) FunctionRole(id string, r *Resolver) (Role, error) {
-	f, ok := t.Function(id)
-	if !ok {
+	var roleProp *yaml.Node
+	if f, ok := t.Function(id); ok {
+		roleProp = f.Prop("Role")
+	} else if res, ok := t.Resource(id); ok && res.Type == "AWS::Lambda::Function" {
+		roleProp = res.Property("Role")
+	} else {
 		return Role{}, fmt.Errorf("samtemplate: no function %s", id)
 	}
-	roleID := refTarget(f.Prop("Role"))
+	roleID := refTarget(roleProp)
 	res, ok := t.Resource(roleID)
 	if !ok || res.Type != "AWS::IAM::Role" {
 		return Role{}, fmt.Errorf("%s: Role is not !GetAtt of an AWS::IAM::Role of the template", id)
