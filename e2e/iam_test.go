@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/mailprobe/mailprobe/internal/awscalls"
@@ -66,6 +68,7 @@ type lpWorld struct {
 	secrets  *secretsemu.Server
 	sqs      *sqs.Client
 	table    string
+	bucket   string              // the export bucket
 	dir      string              // where the functions record their calls
 	used     map[string][]string // function → actions its calls needed, all runs
 	reported map[string]bool     // unused grants already reported
@@ -140,6 +143,10 @@ func newLPWorld(t *testing.T) *lpWorld {
 		t.Fatal(err)
 	}
 	w.sqs = awsemu.SQS(t)
+	w.bucket = strings.ToLower(awsemu.Name(t, "exports"))
+	if _, err := awsemu.S3(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(w.bucket)}); err != nil {
+		t.Fatal(err)
+	}
 	return w
 }
 
@@ -178,7 +185,8 @@ func (w *lpWorld) run(t *testing.T, name string, params map[string]string) *lpRu
 	}
 	queueURL := aws.ToString(q.QueueUrl)
 	queueName := queueURL[strings.LastIndexByte(queueURL, '/')+1:]
-	st.Refs["MailprobeTable"], st.Refs["JobQueue"] = w.table, queueURL
+	st.Refs["MailprobeTable"], st.Refs["JobQueue"], st.Refs["ExportBucket"] = w.table, queueURL, w.bucket
+	st.Attrs["ExportBucket.Arn"] = "arn:aws:s3:::" + w.bucket
 	st.Attrs["MailprobeTable.Arn"] = "arn:aws:dynamodb:" + region + ":" + account + ":table/" + w.table
 	st.Attrs["JobQueue.Arn"] = "arn:aws:sqs:" + region + ":" + account + ":" + queueName
 	st.Attrs["JobQueue.QueueName"] = queueName
@@ -210,6 +218,10 @@ func (r *lpRun) stack(t *testing.T, w *lpWorld, ids ...string) *stack {
 		env = append(env,
 			"MAILPROBE_DYNAMODB_ENDPOINT="+aws.ToString(awsemu.DynamoDB(t).Options().BaseEndpoint),
 			"MAILPROBE_SQS_ENDPOINT="+aws.ToString(w.sqs.Options().BaseEndpoint),
+			"MAILPROBE_S3_ENDPOINT="+awsemu.S3Endpoint(t),
+			// s3rver checks signatures against its one key pair; the
+			// other emulators take any.
+			"AWS_ACCESS_KEY_ID="+awsemu.S3AccessKey, "AWS_SECRET_ACCESS_KEY="+awsemu.S3SecretKey,
 			"RCH__DNS="+w.dns.Addr, fmt.Sprintf("RCH__SMTP_PORT=%d", w.mail.Port()), "RCH__SMTP_TIMEOUT=5",
 			"RCH__ALLOW_PRIVATE_MX=true", awscalls.EnvRecord+"="+file)
 		env = append(env, w.secrets.Env()...)
@@ -266,6 +278,13 @@ func bulkThroughQueue(t *testing.T, s *stack) {
 	s.worker.Invoke(t, ev)
 	s.call(t, withPath(t, event(t, "api-bulk-status.json"), "/v1/bulk/"+created.JobID.String()))
 	s.call(t, withPath(t, event(t, "api-bulk-results-csv.json"), "/v1/bulk/"+created.JobID.String()+"/results"))
+	// A full export: written to the bucket once, then handed out again.
+	for range 2 {
+		resp := s.call(t, withPath(t, event(t, "api-bulk-export.json"), "/v1/bulk/"+created.JobID.String()+"/export"))
+		if resp.StatusCode != 200 || !strings.Contains(resp.Body, "X-Amz-Signature") {
+			t.Errorf("export: %d %s, want a presigned URL", resp.StatusCode, resp.Body)
+		}
+	}
 }
 
 // throughQueue sends body to the queue and hands what is received to the
@@ -277,8 +296,11 @@ func (w *lpWorld) throughQueue(t *testing.T, s *stack, body string) []byte {
 		t.Fatal(err)
 	}
 	ev := s.receive(t)
+	// Only the message sent here: others (a bulk job's retries) stay
+	// hidden until their visibility ends.
+	ev.Records = slices.DeleteFunc(ev.Records, func(m events.SQSMessage) bool { return m.Body != body })
 	if len(ev.Records) != 1 {
-		t.Fatalf("received %d records, want 1", len(ev.Records))
+		t.Fatalf("received %d records with body %q, want 1", len(ev.Records), body)
 	}
 	queueName := s.queueURL[strings.LastIndexByte(s.queueURL, '/')+1:]
 	for i := range ev.Records {
@@ -320,8 +342,8 @@ func (r *lpRun) checkCalls(t *testing.T, w *lpWorld) {
 		}
 		seen := map[string]bool{}
 		for _, c := range calls {
-			arn := c.ARN(region, account)
-			for _, a := range c.Actions() {
+			for _, n := range c.Needs(region, account) {
+				a, arn := n.Action, n.Resource
 				if !slices.Contains(w.used[id], a) {
 					w.used[id] = append(w.used[id], a)
 				}

@@ -63,7 +63,7 @@ func TestLocalInvokeRehearsal(t *testing.T) {
 	cmd := exec.Command("make", "-s", "sam-env-vars", "SAM_ENV_VARS="+envFile, "ARGS="+args)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "MAILPROBE_SQS_ENDPOINT="+aws.ToString(sq.Options().BaseEndpoint),
-		"MAILPROBE_DYNAMODB_ENDPOINT="+aws.ToString(ddb.Options().BaseEndpoint))
+		"MAILPROBE_DYNAMODB_ENDPOINT="+aws.ToString(ddb.Options().BaseEndpoint), "MAILPROBE_S3_ENDPOINT="+awsemu.S3Endpoint(t))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make sam-env-vars ARGS=%q: %v\n%s", args, err, out)
 	}

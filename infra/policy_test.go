@@ -310,7 +310,11 @@ func TestParametersAndEnvironment(t *testing.T) {
 		}
 		// Declared empty for `sam local invoke --env-vars`, which sets
 		// only the variables a template declares.
-		for _, name := range []string{"MAILPROBE_DYNAMODB_ENDPOINT", "MAILPROBE_SQS_ENDPOINT"} {
+		endpoints := []string{"MAILPROBE_DYNAMODB_ENDPOINT", "MAILPROBE_SQS_ENDPOINT"}
+		if get(vars, "MAILPROBE_EXPORT_BUCKET") != nil {
+			endpoints = append(endpoints, "MAILPROBE_S3_ENDPOINT")
+		}
+		for _, name := range endpoints {
 			if v := get(vars, name); v == nil || v.Tag != "!!str" || v.Value != "" {
 				t.Errorf("%s: environment %s must be declared as \"\"", id, name)
 			}

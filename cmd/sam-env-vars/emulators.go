@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -21,13 +24,14 @@ import (
 // the functions at: their endpoints, as scripts/emulators.sh start exports
 // them.
 type emulators struct {
-	sqsURL, dynamoURL string
-	stack             string // prefix of the names of what is created
+	sqsURL, dynamoURL, s3URL string
+	stack                    string // prefix of the names of what is created
 }
 
 // endpointsFrom reads the emulators' endpoints from the environment.
 func endpointsFrom(getenv func(string) string, stack string) (emulators, error) {
-	e := emulators{sqsURL: getenv(app.EnvSQSEndpoint), dynamoURL: getenv(app.EnvDynamoDBEndpoint), stack: stack}
+	e := emulators{sqsURL: getenv(app.EnvSQSEndpoint), dynamoURL: getenv(app.EnvDynamoDBEndpoint),
+		s3URL: getenv(app.EnvS3Endpoint), stack: stack}
 	if e.sqsURL == "" || e.dynamoURL == "" {
 		return e, fmt.Errorf("-emulators needs %s and %s (./scripts/emulators.sh start && . .emulators/env)",
 			app.EnvSQSEndpoint, app.EnvDynamoDBEndpoint)
@@ -101,7 +105,49 @@ func (e emulators) provision(ctx context.Context, d *samtemplate.Deployment, st 
 			notes = append(notes, "table "+name+": the emulator does not expire items by "+tb.TimeToLive.AttributeName)
 		}
 	}
+	for _, res := range d.ResourcesOfType(bucketType) {
+		name, err := e.bucket(ctx, res, r)
+		if err != nil {
+			return nil, err
+		}
+		if name == "" {
+			notes = append(notes, "bucket "+res.ID+": no S3 emulator ("+app.EnvS3Endpoint+" is unset); it stays a placeholder")
+			continue
+		}
+		st.Refs[res.ID] = name
+		st.Attrs[res.ID+".Arn"] = "arn:aws:s3:::" + name
+	}
 	return notes, nil
+}
+
+// bucketType is the resource type of an S3 bucket.
+const bucketType = "AWS::S3::Bucket"
+
+// bucket creates a bucket of the template in the S3 emulator (s3rver,
+// which takes only its own key pair) and returns its name, or "" without
+// an S3 emulator. Lifecycle rules are not emulated.
+func (e emulators) bucket(ctx context.Context, res samtemplate.Resource, r *samtemplate.Resolver) (string, error) {
+	id := res.ID
+	if e.s3URL == "" {
+		return "", nil
+	}
+	name := strings.ToLower(e.stack + "-" + id)
+	if n := res.Property("BucketName"); n != nil {
+		v, err := r.String(n)
+		if err != nil {
+			return "", fmt.Errorf("bucket %s: %w", id, err)
+		}
+		name = v
+	}
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(e.s3URL), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("S3RVER", "S3RVER", "")})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	var exists *s3types.BucketAlreadyExists
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil &&
+		!errors.As(err, &owned) && !errors.As(err, &exists) {
+		return "", fmt.Errorf("bucket %s: %w", id, err)
+	}
+	return name, nil
 }
 
 // createTable creates a table as the template declares it and waits until
@@ -146,7 +192,8 @@ func keySchema(ks []samtemplate.KeyElement) []ddbtypes.KeySchemaElement {
 // them; `sam local invoke` passes only declared variables on.
 func (e emulators) pointAt(envs map[string]map[string]string) {
 	for _, env := range envs {
-		for name, url := range map[string]string{app.EnvSQSEndpoint: e.sqsURL, app.EnvDynamoDBEndpoint: e.dynamoURL} {
+		for name, url := range map[string]string{app.EnvSQSEndpoint: e.sqsURL, app.EnvDynamoDBEndpoint: e.dynamoURL,
+			app.EnvS3Endpoint: e.s3URL} {
 			if _, ok := env[name]; ok {
 				env[name] = url
 			}

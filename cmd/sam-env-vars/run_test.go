@@ -121,6 +121,7 @@ func TestEmulators(t *testing.T) {
 	env := map[string]string{
 		"MAILPROBE_SQS_ENDPOINT":      aws.ToString(sq.Options().BaseEndpoint),
 		"MAILPROBE_DYNAMODB_ENDPOINT": aws.ToString(ddb.Options().BaseEndpoint),
+		"MAILPROBE_S3_ENDPOINT":       awsemu.S3Endpoint(t),
 	}
 	stackName := awsemu.Name(t, "s")
 	args := []string{"-template", "../../infra/template.yaml", "-config-file", "../../samconfig.toml", "-emulators", "-stack-name", stackName,
@@ -140,6 +141,10 @@ func TestEmulators(t *testing.T) {
 				fn["MAILPROBE_DYNAMODB_ENDPOINT"] != env["MAILPROBE_DYNAMODB_ENDPOINT"] || !strings.HasSuffix(fn["MAILPROBE_QUEUE_URL"], "/"+stackName+"-JobQueue") {
 				t.Errorf("%s environment %v", id, fn)
 			}
+		}
+		if api := got["ApiFunction"]; api["MAILPROBE_EXPORT_BUCKET"] != strings.ToLower(stackName+"-ExportBucket") ||
+			api["MAILPROBE_S3_ENDPOINT"] != env["MAILPROBE_S3_ENDPOINT"] {
+			t.Errorf("ApiFunction export bucket %q at %q", api["MAILPROBE_EXPORT_BUCKET"], api["MAILPROBE_S3_ENDPOINT"])
 		}
 		q := got["SqsWorkerFunction"]["MAILPROBE_QUEUE_URL"]
 		attrs, err := sq.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(q),

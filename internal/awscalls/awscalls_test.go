@@ -109,7 +109,7 @@ func TestActionsAndARNs(t *testing.T) {
 		{awscalls.Call{Service: "S3", Operation: "PutObject", Resource: map[string]string{"Bucket": "b", "Key": "exports/1.csv"}},
 			[]string{"s3:PutObject"}, "arn:aws:s3:::b/exports/1.csv"},
 		{awscalls.Call{Service: "S3", Operation: "HeadObject", Resource: map[string]string{"Bucket": "b", "Key": "k"}},
-			[]string{"s3:GetObject"}, "arn:aws:s3:::b/k"},
+			[]string{"s3:GetObject", "s3:ListBucket"}, "arn:aws:s3:::b/k"},
 		{awscalls.Call{Service: "SSM", Operation: "GetParameter", Resource: map[string]string{"Name": "plain"}},
 			[]string{"ssm:GetParameter"}, "arn:aws:ssm:r:a:parameter/plain"},
 		{awscalls.Call{Service: "Secrets Manager", Operation: "GetSecretValue", Resource: map[string]string{"SecretId": "arn:aws:secretsmanager:r:a:secret:x-123456"}},
@@ -124,6 +124,15 @@ func TestActionsAndARNs(t *testing.T) {
 				t.Errorf("ARN %q, want %q", got, tt.arn)
 			}
 		})
+	}
+}
+
+// TestNeeds: s3:ListBucket is needed on the bucket, not the object.
+func TestNeeds(t *testing.T) {
+	c := awscalls.Call{Service: "S3", Operation: "HeadObject", Resource: map[string]string{"Bucket": "b", "Key": "exports/1"}}
+	want := []awscalls.Need{{"s3:GetObject", "arn:aws:s3:::b/exports/1"}, {"s3:ListBucket", "arn:aws:s3:::b"}}
+	if got := c.Needs("r", "a"); !slices.Equal(got, want) {
+		t.Errorf("needs %v, want %v", got, want)
 	}
 }
 

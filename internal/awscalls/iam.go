@@ -35,7 +35,7 @@ var sameAction = map[string][]string{
 	"sqs:DeleteMessageBatch":           {"DeleteMessage"},
 	"sqs:ChangeMessageVisibilityBatch": {"ChangeMessageVisibility"},
 	"dynamodb:TransactGetItems":        {"GetItem"},
-	"s3:HeadObject":                    {"GetObject"},
+	"s3:HeadObject":                    {"GetObject", "ListBucket"},
 	"s3:HeadBucket":                    {"ListBucket"},
 	"s3:ListObjectsV2":                 {"ListBucket"},
 	"s3:ListObjects":                   {"ListBucket"},
@@ -71,6 +71,31 @@ func (c Call) Actions() []string {
 		return out
 	}
 	return []string{prefix + ":" + c.Operation}
+}
+
+// Need is an IAM action on a resource that a call needs.
+type Need struct {
+	Action   string // "s3:GetObject"
+	Resource string // its ARN; "" when the call names none
+}
+
+// Needs lists what the call needs, each action on the resource IAM checks
+// it against: ARN, except for s3:ListBucket, which is checked against the
+// bucket. HeadObject needs both s3:GetObject on the object and
+// s3:ListBucket on the bucket, because S3 answers a missing key 404 only
+// to a caller allowed to list the bucket (403 otherwise), and existence
+// is what a HEAD is asked for.
+func (c Call) Needs(region, account string) []Need {
+	arn := c.ARN(region, account)
+	var out []Need
+	for _, a := range c.Actions() {
+		res := arn
+		if a == "s3:ListBucket" && c.Resource["Bucket"] != "" {
+			res = "arn:aws:s3:::" + c.Resource["Bucket"]
+		}
+		out = append(out, Need{Action: a, Resource: res})
+	}
+	return out
 }
 
 // ARN is the resource the call acts on, as IAM names it, in region and
