@@ -67,6 +67,9 @@ func Run(ctx context.Context, o Options) error {
 	steps := []func(context.Context) error{l.load, l.startEmulators, l.provision, l.startFunctions, l.startPollers}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped (Ctrl-C) while starting
+			}
 			return err
 		}
 	}
@@ -79,7 +82,10 @@ func Run(ctx context.Context, o Options) error {
 		ln.Close()
 		return err
 	}
-	l.srv = l.server()
+	if l.srv, err = l.server(); err != nil {
+		ln.Close()
+		return err
+	}
 	go func() { _ = l.srv.Serve(ln) }() // ends with Shutdown
 	for _, n := range l.c.notes {
 		l.log.Warn("differs from AWS", "note", n)
@@ -123,16 +129,19 @@ func (l *local) provision(ctx context.Context) error {
 
 // server is the HTTP front behind an http.Server with API Gateway-like
 // limits on slow clients.
-func (l *local) server() *http.Server {
-	f := &front{router: newRouter(nil), targets: map[string]target{}, apiID: "", log: l.log}
-	if routes, err := l.d.Routes(l.r); err == nil {
-		f.router = newRouter(routes)
-		for _, rt := range routes {
-			f.apiID = l.c.refs[rt.API]
-			f.targets[rt.Function] = target{pool: l.pools[rt.Function], timeout: l.timeouts[rt.Function]}
+func (l *local) server() (*http.Server, error) {
+	routes, err := l.d.Routes(l.r)
+	if err != nil {
+		return nil, err
+	}
+	f := &front{router: newRouter(routes), targets: map[string]target{}, log: l.log}
+	for _, rt := range routes {
+		f.apiID = l.c.refs[rt.API]
+		if p, ok := l.pools[rt.Function]; ok { // a function whose Condition is false has none
+			f.targets[rt.Function] = target{pool: p, timeout: l.timeouts[rt.Function]}
 		}
 	}
-	return &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	return &http.Server{Handler: f, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}, nil
 }
 
 // shutdown stops, in reverse order, what Run started.
