@@ -40,8 +40,9 @@ type process struct {
 	cmd  *exec.Cmd
 	url  string
 	out  outputs
-	logs *logBuffer
-	done chan error
+	logs  *logBuffer
+	done  chan error
+	extra []string // stdout lines after the ready line (there must be none)
 }
 
 // startLambdaLocal builds cmd/lambda-local and runs it from the repository
@@ -103,7 +104,9 @@ func startLambdaLocal(t *testing.T, args ...string) *process {
 	}
 	go func() {
 		for line := range lines {
-			t.Errorf("lambda-local printed a second line on stdout: %q", line)
+			p.logs.mu.Lock()
+			p.extra = append(p.extra, line)
+			p.logs.mu.Unlock()
 		}
 	}()
 	b, err := os.ReadFile(outFile)
@@ -129,6 +132,11 @@ func (p *process) stop(t *testing.T) {
 		_ = p.cmd.Process.Kill()
 		t.Error("lambda-local did not stop within 30 s of SIGTERM")
 	}
+	p.logs.mu.Lock()
+	if len(p.extra) > 0 {
+		t.Errorf("lambda-local printed more than the ready line on stdout: %q", p.extra)
+	}
+	p.logs.mu.Unlock()
 	// SIGKILLed processes take a moment to go; a zombie waiting for its
 	// new parent to reap it is gone too.
 	for _, pid := range p.logs.pids() {
