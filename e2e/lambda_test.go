@@ -131,6 +131,7 @@ func TestAPIEvents(t *testing.T) {
 		{"api-healthz.json", 200, ``},
 		{"api-version.json", 200, `"version"`},
 		{"api-openapi.json", 200, `"openapi":"3.1`},
+		{"api-console.json", 200, `<bodydata-auth="secret"`},
 		{"api-not-found.json", 404, `"error"`},
 		{"api-bulk-status.json", 404, `"error"`},
 		{"api-bulk-results-csv.json", 404, `"error"`},
@@ -148,6 +149,29 @@ func TestAPIEvents(t *testing.T) {
 				t.Errorf("got %d %s, want %d containing %s", resp.StatusCode, resp.Body, tt.status, tt.body)
 			}
 		})
+	}
+}
+
+// TestConsoleOnLambda: the API function serves the web console, its page
+// and its scripts, with the strict Content-Security-Policy, as text bodies
+// API Gateway passes through.
+func TestConsoleOnLambda(t *testing.T) {
+	s := deploy(t)
+	for _, tt := range []struct{ path, ctype, body string }{
+		{"/", "text/html; charset=utf-8", `<script type="module" src="/console/main.js">`},
+		{"/console/", "text/html; charset=utf-8", `data-auth="secret"`},
+		{"/console/main.js", "text/javascript; charset=utf-8", `import`},
+	} {
+		resp := s.call(t, withPath(t, event(t, "api-console.json"), tt.path))
+		if resp.StatusCode != 200 || resp.IsBase64Encoded || !strings.Contains(resp.Body, tt.body) {
+			t.Errorf("%s: %d base64=%v, body lacks %s", tt.path, resp.StatusCode, resp.IsBase64Encoded, tt.body)
+		}
+		if got := resp.Headers["Content-Type"]; got != tt.ctype {
+			t.Errorf("%s: Content-Type %q, want %q", tt.path, got, tt.ctype)
+		}
+		if csp := resp.Headers["Content-Security-Policy"]; !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("%s: Content-Security-Policy %q", tt.path, csp)
+		}
 	}
 }
 

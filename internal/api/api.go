@@ -221,6 +221,10 @@ func Routes() []Route {
 		{Method: http.MethodGet, Path: "/version"},
 		{Method: http.MethodGet, Path: "/openapi.json", Auth: true},
 		{Method: http.MethodGet, Path: "/metrics", Auth: true, Bearer: true, LocalOnly: true},
+		// The web console (package console): its page and its files.
+		{Method: http.MethodGet, Path: "/"},
+		{Method: http.MethodGet, Path: "/console"},
+		{Method: http.MethodGet, Path: "/console/{asset}"},
 	}
 }
 
@@ -274,6 +278,10 @@ func New(cfg Config, deps Deps) http.Handler {
 		"GET /openapi.json":             s.openAPI,
 		"GET /metrics":                  s.metrics,
 	}
+	page := s.newConsole()
+	for _, p := range []string{"GET /", "GET /console", "GET /console/{asset}"} {
+		handlers[p] = page.ServeHTTP
+	}
 	for _, rt := range Routes() {
 		pattern := rt.Method + " " + rt.Path
 		switch {
@@ -281,7 +289,9 @@ func New(cfg Config, deps Deps) http.Handler {
 			pattern == "GET /v1/bulk/{job_id}/export" && (cfg.BufferedResponses || deps.Exports != nil):
 			continue // unregistered: 404 like any unknown path
 		}
-		s.mux.Handle(pattern, s.route(pattern, rt, handlers[pattern]))
+		for _, mp := range muxPatterns(rt) {
+			s.mux.Handle(mp, s.route(pattern, rt, handlers[pattern]))
+		}
 	}
 	return s
 }

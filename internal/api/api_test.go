@@ -273,7 +273,7 @@ func TestRoutesAreServed(t *testing.T) {
 	})
 	for _, rt := range Routes() {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
-			target := strings.ReplaceAll(rt.Path, "{job_id}", "42")
+			target := strings.NewReplacer("{job_id}", "42", "{asset}", "main.js").Replace(rt.Path)
 			r := hs.do(t, rt.Method, target, "{}", nil)
 			if r.status == 404 && r.errorText(t) == "Not found." || r.status == 405 {
 				t.Errorf("route not served: %d %s", r.status, r.body)
