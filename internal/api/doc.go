@@ -15,9 +15,10 @@
 //	GET  /v1/bulk/{job_id}/export                that URL, signed, local mode only
 //	GET  /healthz, /version, /openapi.json       operations
 //	GET  /metrics                                Prometheus text, local mode only
+//	GET  /, /console/, /console/{asset}          the web console (package console)
 //
-// Authentication: every route but /healthz, /version and the signed export
-// requires x-reacher-secret (/metrics also takes it as "Authorization:
+// Authentication: every route but /healthz, /version, the signed export
+// and the console's page and files requires x-reacher-secret (/metrics also takes it as "Authorization:
 // Bearer", for Prometheus), compared in constant time; 401 JSON when it is
 // missing or wrong (Reacher answers 400 plain text, and forgets the bulk
 // reads), and 429 for an address that sent too many wrong ones. Without a

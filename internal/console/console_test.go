@@ -216,7 +216,7 @@ func TestScriptsAreStrict(t *testing.T) {
 			}
 		}
 	}
-	// Every embedded file is reachable: the page or a module names it.
+	// Every file of static/ is served.
 	names, _ := fs.Glob(static, "static/*")
 	if len(names) != len(h.assets) {
 		t.Errorf("static has %d files, served %d", len(names), len(h.assets))

@@ -1,8 +1,10 @@
 package inbrowser
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
@@ -47,19 +50,10 @@ func listCSV(t *testing.T, n int) string {
 		_ = w.Write([]string{fmt.Sprint(i + 1), fmt.Sprintf("Doe, Jane %d", i), addr, "2026-01-02"})
 	}
 	w.Flush()
-	if err := errorsJoin(w.Error(), f.Close()); err != nil {
+	if err := errors.Join(w.Error(), f.Close()); err != nil {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func errorsJoin(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // progress is the state of the job view as the page shows it.
@@ -184,8 +178,90 @@ func TestList(t *testing.T) {
 	tb.shot(t, "3-list-completed", "list")
 
 	checkFilter(t, tb, want)
+	checkDownloads(t, tb, base, id)
 	checkResume(t, tb, base, id, want)
 }
+
+// checkDownloads clicks each download button: the page asks the API for
+// a short-lived export URL and opens it; the file the browser saves is
+// the API's own answer for the job's results.
+func checkDownloads(t *testing.T, tb *tab, base, id string) {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.Call(tb.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	csvWant := apiGet(t, base+"/v1/bulk/"+id+"/results?format=csv")
+	jsonWant := apiGet(t, base+"/v1/bulk/"+id+"/results?format=json&limit=1000")
+	for _, tt := range []struct {
+		button, format string
+		want           []byte
+	}{
+		{"download-csv", "csv", csvWant},
+		{"download-json", "json", jsonWant},
+	} {
+		began := chromedp.Events(tb.ctx, browser.DownloadWillBegin)
+		progress := chromedp.Events(tb.ctx, browser.DownloadProgress)
+		tb.do(t, chromedp.Click(chromedp.ID(tt.button)))
+		var name string
+		for ev, err := range began {
+			if err != nil {
+				t.Fatal(err)
+			}
+			name = ev.SuggestedFilename
+			break
+		}
+		if want := "mailprobe-job-" + id + "." + tt.format; name != want {
+			t.Errorf("download named %q, want %q", name, want)
+		}
+		var got []byte
+		for ev, err := range progress {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.State == browser.DownloadProgressStateCanceled {
+				t.Fatalf("%s download canceled", tt.format)
+			}
+			if ev.State == browser.DownloadProgressStateCompleted {
+				if got, err = os.ReadFile(filepath.Join(dir, ev.GUID)); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+		if tt.format == "json" {
+			got, tt.want = resultsOf(t, got), resultsOf(t, tt.want)
+		}
+		if !bytes.Equal(got, tt.want) {
+			t.Errorf("%s download differs from the API's results:\n got %.400s\nwant %.400s", tt.format, got, tt.want)
+		}
+		waitFor(t, tb, `document.getElementById('download-status').textContent.includes('download started')`, 5*time.Second)
+	}
+	if st := text(t, tb, "download-status"); !strings.Contains(st, "the link works until") {
+		t.Errorf("download status %q", st)
+	}
+}
+
+// resultsOf is the "results" array of a JSON results body, re-encoded
+// compactly: the export and a results page share it.
+func resultsOf(t *testing.T, body []byte) []byte {
+	t.Helper()
+	var v struct {
+		Results []json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("results body: %v\n%.300s", err, body)
+	}
+	b, err := json.Marshal(v.Results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // checkFilter picks each verdict in the filter, from the keyboard, and
 // counts the rows left visible.

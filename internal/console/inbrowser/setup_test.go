@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/app"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
@@ -67,7 +69,7 @@ func findChromium() string {
 // proxy with authentication and one SMTP server that is the MX of every
 // test domain:
 //
-//	good.test      mailboxes u<n> and ann exist, every other is unknown (550)
+//	good.test      mailboxes u<n> (u and digits) and ann exist, every other is unknown (550)
 //	catchall.test  every address is accepted (a catch-all domain)
 //	nomx.test      no DNS records at all
 type world struct {
@@ -93,12 +95,15 @@ func newWorld(t *testing.T, opts smtptest.Options) *world {
 	return w
 }
 
+// userN is the local part of good.test's numbered mailboxes.
+var userN = regexp.MustCompile(`^u[0-9]+$`)
+
 func mailbox(rcpt string) string {
 	local, domain, _ := strings.Cut(strings.ToLower(rcpt), "@")
 	switch {
 	case domain == "catchall.test":
 		return smtptest.AcceptReply
-	case domain == "good.test" && (local == "ann" || strings.HasPrefix(local, "u")):
+	case domain == "good.test" && (local == "ann" || userN.MatchString(local)):
 		return smtptest.AcceptReply
 	}
 	return smtptest.UnknownReply
@@ -125,7 +130,7 @@ func (w *world) serve(t *testing.T, open bool) string {
 	cfg.DNS = []string{w.dns.Addr}
 	cfg.AllowPrivateMX = true
 	cfg.Storage.DataDir = t.TempDir()
-	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler))
+	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler), prom.New(prom.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

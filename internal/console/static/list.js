@@ -5,6 +5,11 @@ import { ApiError, describe } from './api.js';
 import { $, el, fmtInt } from './dom.js';
 import { columnValues, guessColumn, parseCSV, splitPasted } from './csv.js';
 
+// A file larger than this is not read into the page at all. A CSV file may
+// be much larger than the list it holds (other columns), so the server's
+// own limit is checked on the list itself, before it is sent.
+const MAX_FILE_BYTES = 128 << 20;
+
 export function setupList(api, ui, onJob) {
   const form = $('list-form');
   const text = $('list-text');
@@ -70,8 +75,8 @@ export function setupList(api, ui, onJob) {
   file.addEventListener('change', async () => {
     const f = file.files && file.files[0];
     if (!f) return;
-    if (f.size > maxBytes * 2) {
-      ui.showAlert(`${f.name} is ${fmtInt(f.size)} bytes: far more than this server takes in one list (${fmtInt(maxBytes)} bytes).`);
+    if (f.size > MAX_FILE_BYTES) {
+      ui.showAlert(`${f.name} is ${fmtInt(f.size)} bytes: too large to read here. Split it into files of at most ${fmtInt(maxAddresses)} addresses.`);
       file.value = '';
       return;
     }
