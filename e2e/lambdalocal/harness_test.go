@@ -37,9 +37,9 @@ type outputs struct {
 // process is lambda-local running as a user runs it: the command, its
 // stderr kept for the test to read, the ready line's URL.
 type process struct {
-	cmd  *exec.Cmd
-	url  string
-	out  outputs
+	cmd   *exec.Cmd
+	url   string
+	out   outputs
 	logs  *logBuffer
 	done  chan error
 	extra []string // stdout lines after the ready line (there must be none)
