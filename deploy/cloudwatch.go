@@ -11,51 +11,30 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/mailprobe/mailprobe/internal/metrics"
+	"github.com/mailprobe/mailprobe/internal/samtemplate"
 )
 
 // DashboardBody returns the DashboardBody of the AWS::CloudWatch::Dashboard
 // resource of a CloudFormation template, with each ${...} substitution
 // replaced by a placeholder of its own name, so that it parses as JSON.
 func DashboardBody(template []byte) ([]byte, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(template, &root); err != nil {
-		return nil, fmt.Errorf("deploy: template: %w", err)
+	t, err := samtemplate.Parse(template)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: %w", err)
 	}
-	if len(root.Content) == 0 {
-		return nil, errors.New("deploy: empty template")
+	dashboards := t.ResourcesOfType("AWS::CloudWatch::Dashboard")
+	if len(dashboards) == 0 {
+		return nil, errors.New("deploy: no AWS::CloudWatch::Dashboard resource")
 	}
-	resources := mapValue(root.Content[0], "Resources")
-	if resources == nil {
-		return nil, errors.New("deploy: template has no Resources")
+	body := dashboards[0].Property("DashboardBody")
+	if body == nil || body.Kind != yaml.ScalarNode {
+		return nil, errors.New("deploy: DashboardBody is not a string or !Sub string")
 	}
-	for i := 1; i < len(resources.Content); i += 2 {
-		res := resources.Content[i]
-		if typ := mapValue(res, "Type"); typ == nil || typ.Value != "AWS::CloudWatch::Dashboard" {
-			continue
-		}
-		body := mapValue(mapValue(res, "Properties"), "DashboardBody")
-		if body == nil || body.Kind != yaml.ScalarNode {
-			return nil, errors.New("deploy: DashboardBody is not a string or !Sub string")
-		}
-		return []byte(subVar.ReplaceAllString(body.Value, "placeholder-$1")), nil
-	}
-	return nil, errors.New("deploy: no AWS::CloudWatch::Dashboard resource")
+	return []byte(subVar.ReplaceAllString(body.Value, "placeholder-$1")), nil
 }
 
 // subVar is a ${Name} or ${Name.Attribute} of Fn::Sub.
 var subVar = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
 
 // EMFRef is what one dashboard widget reads from the EMF lines: a metric
 // by a dimension set (metric widgets), or a metric field and the fields a
