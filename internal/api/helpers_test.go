@@ -54,11 +54,17 @@ func (c *clock) Add(d time.Duration) {
 // fakeChecker answers with fn and counts calls.
 type fakeChecker struct {
 	calls atomic.Int64
-	fn    func(ctx context.Context, req engine.Request) (engine.Result, error)
+	// allowed is the time the last call's ctx left the engine: the time
+	// to its deadline when the call began.
+	allowed atomic.Int64
+	fn      func(ctx context.Context, req engine.Request) (engine.Result, error)
 }
 
 func (f *fakeChecker) Verify(ctx context.Context, req engine.Request) (engine.Result, error) {
 	f.calls.Add(1)
+	if dl, ok := ctx.Deadline(); ok {
+		f.allowed.Store(int64(time.Until(dl)))
+	}
 	return f.fn(ctx, req)
 }
 
