@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -243,12 +242,8 @@ func (s *server) loadJob(w http.ResponseWriter, r *http.Request, id string) (sto
 		return store.Job{}, false
 	}
 	job, err := s.deps.Jobs.GetJob(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, http.StatusNotFound, "Job not found.")
-		return store.Job{}, false
-	}
 	if err != nil {
-		s.internalError(w, fmt.Errorf("get job %s: %w", id, err))
+		s.writeJobError(w, fmt.Errorf("get job %s: %w", id, err))
 		return store.Job{}, false
 	}
 	return job, true

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // requestError is a problem with the client's request: its message is
@@ -64,6 +66,16 @@ func (s *server) writeRequestError(w http.ResponseWriter, err error) {
 	var re *requestError
 	if errors.As(err, &re) {
 		s.writeError(w, re.status, re.msg)
+		return
+	}
+	s.internalError(w, err)
+}
+
+// writeJobError answers a failed lookup of a job: 404 when there is no
+// such job (err wraps store.ErrNotFound), else a 500.
+func (s *server) writeJobError(w http.ResponseWriter, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(w, http.StatusNotFound, "Job not found.")
 		return
 	}
 	s.internalError(w, err)

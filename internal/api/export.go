@@ -5,15 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // ExportStore keeps full exports of jobs' results where a client can
@@ -67,12 +64,8 @@ func (s *server) bulkExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job, err := s.viewJob(r.Context(), r.PathValue("job_id"))
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, http.StatusNotFound, "Job not found.")
-		return
-	}
 	if err != nil {
-		s.internalError(w, err)
+		s.writeJobError(w, err)
 		return
 	}
 	if s.deps.Exports == nil && s.cfg.BufferedResponses {
@@ -149,12 +142,8 @@ func (s *server) exportDownload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	job, err := s.viewJob(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, http.StatusNotFound, "Job not found.")
-		return
-	}
 	if err != nil {
-		s.internalError(w, err)
+		s.writeJobError(w, err)
 		return
 	}
 	s.streamResults(w, r, job, format, 0)

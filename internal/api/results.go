@@ -81,12 +81,8 @@ func (s *server) bulkResults(w http.ResponseWriter, r *http.Request) {
 		q.limit = maxResultsLimit
 	}
 	page, err := s.readPage(r.Context(), id, q)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, http.StatusNotFound, "Job not found.")
-		return
-	}
 	if err != nil {
-		s.internalError(w, err)
+		s.writeJobError(w, err)
 		return
 	}
 	setPageHeaders(w.Header(), r.URL.EscapedPath(), q, page)
@@ -110,12 +106,8 @@ func (s *server) bulkResults(w http.ResponseWriter, r *http.Request) {
 // short-lived URL of the full export.
 func (s *server) allResults(w http.ResponseWriter, r *http.Request, id string, q resultsQuery) {
 	job, err := s.viewJob(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		s.writeError(w, http.StatusNotFound, "Job not found.")
-		return
-	}
 	if err != nil {
-		s.internalError(w, err)
+		s.writeJobError(w, err)
 		return
 	}
 	if s.cfg.BufferedResponses {
