@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/retry"
+	"github.com/mailprobe/mailprobe/internal/politeness"
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
 
@@ -31,13 +32,12 @@ type lister struct {
 	policy  retry.Policy
 	domains int // domains checked at once
 	job     string
-	now     func() time.Time
-	sleep   func(ctx context.Context, d time.Duration) error
+	clock   politeness.Clock
 }
 
 func newLister(v batchVerifier, policy retry.Policy, domains int) *lister {
 	return &lister{v: v, policy: policy, domains: domains, job: "cli-" + rand.Text(),
-		now: time.Now, sleep: sleepCtx}
+		clock: politeness.SystemClock{}}
 }
 
 // run checks emails and hands each final result to done (from several
@@ -87,8 +87,8 @@ func (l *lister) domain(ctx context.Context, slots *semaphore.Weighted, emails [
 		todo[k] = pending{i: i}
 	}
 	for len(todo) > 0 {
-		now, batch := l.now(), dueFirst(todo)
-		if err := l.sleep(ctx, batch[0].due.Sub(now)); err != nil {
+		now, batch := l.clock.Now(), dueFirst(todo)
+		if err := l.clock.Sleep(ctx, batch[0].due.Sub(now)); err != nil {
 			return err
 		}
 		if err := slots.Acquire(ctx, 1); err != nil {
@@ -137,7 +137,7 @@ func (l *lister) decide(p pending, r engine.Result) (pending, bool) {
 	if r.Retry == nil {
 		return p, false
 	}
-	d := l.policy.Decide(p.history, r.Retry.Outcome(l.now()))
+	d := l.policy.Decide(p.history, r.Retry.Outcome(l.clock.Now()))
 	if !d.Retry {
 		return p, false
 	}
@@ -188,19 +188,4 @@ func (b *retryBoard) next() (int, time.Time) {
 		}
 	}
 	return len(b.due), first
-}
-
-// sleepCtx waits for d (nothing when d ≤ 0) or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
