@@ -12,9 +12,10 @@ import (
 // Namespace is the CloudWatch namespace of the EMF metrics.
 const Namespace = "mailprobe"
 
-// unnamedBackend stands in for an empty backend name: CloudWatch refuses
-// empty dimension values and would drop the whole line.
-const unnamedBackend = "unnamed"
+// unnamed stands in for an empty dimension value (a backend name, a proxy
+// id): CloudWatch refuses empty dimension values and would drop the whole
+// line.
+const unnamed = "unnamed"
 
 // EMF writes one CloudWatch Embedded Metric Format line (JSON followed by a
 // newline) for one verification. Lambda ships stdout to CloudWatch Logs,
@@ -34,7 +35,7 @@ func EMF(w io.Writer, now time.Time, res engine.Result, d time.Duration) error {
 		AWS: meta(now, [][]string{{"backend"}, {"backend", "result"}},
 			emfMetric{NameVerifications, "Count"}, emfMetric{NameByResult, "Count"},
 			emfMetric{NameDuration, "Seconds"}, emfMetric{NameErrors, "Count"}),
-		Backend:       backendOr(res.Debug.BackendName, ""),
+		Backend:       orUnnamed(res.Debug.BackendName),
 		Result:        string(Verdict(res)),
 		Verifications: 1,
 		ByResult:      1,
@@ -43,57 +44,48 @@ func EMF(w io.Writer, now time.Time, res engine.Result, d time.Duration) error {
 	})
 }
 
-// EMFError writes the EMF line of one failure outside a verification: the
+// emfError writes the EMF line of one failure outside a verification: the
 // same reacher_errors_total metric, by backend.
-func EMFError(w io.Writer, now time.Time, backend string) error {
+func emfError(w io.Writer, now time.Time, backend string) error {
 	return writeEMF(w, errorLine{
 		AWS:     meta(now, [][]string{{"backend"}}, emfMetric{NameErrors, "Count"}),
-		Backend: backendOr(backend, ""),
+		Backend: orUnnamed(backend),
 		Errors:  1,
 	})
 }
 
-// EMFProxyFailure writes the EMF line of one failed dial through the
+// emfProxyFailure writes the EMF line of one failed dial through the
 // proxy with id proxyID. The kind is a property, not a dimension: a
 // dimension would multiply the custom metrics CloudWatch bills.
-func EMFProxyFailure(w io.Writer, now time.Time, backend, proxyID, kind string) error {
-	if proxyID == "" {
-		proxyID = unnamedProxy
-	}
+func emfProxyFailure(w io.Writer, now time.Time, backend, proxyID, kind string) error {
 	return writeEMF(w, proxyFailureLine{
 		AWS:      meta(now, [][]string{{"backend", "proxy"}}, emfMetric{NameProxyFailures, "Count"}),
-		Backend:  backendOr(backend, ""),
-		Proxy:    proxyID,
+		Backend:  orUnnamed(backend),
+		Proxy:    orUnnamed(proxyID),
 		Kind:     kind,
 		Failures: 1,
 	})
 }
 
-// EMFPolitenessWait writes the EMF line of one SMTP session that waited d
+// emfPolitenessWait writes the EMF line of one SMTP session that waited d
 // (possibly zero) for the politeness limits of mxHost. The MX host is a
 // property, not a dimension: one custom metric per MX host would cost more
 // than the probes; CloudWatch Logs Insights groups by it instead.
-func EMFPolitenessWait(w io.Writer, now time.Time, backend, mxHost string, d time.Duration) error {
+func emfPolitenessWait(w io.Writer, now time.Time, backend, mxHost string, d time.Duration) error {
 	return writeEMF(w, politenessLine{
 		AWS:     meta(now, [][]string{{"backend"}}, emfMetric{NamePolitenessWait, "Seconds"}),
-		Backend: backendOr(backend, ""),
+		Backend: orUnnamed(backend),
 		MX:      mxHost,
 		Wait:    d.Seconds(),
 	})
 }
 
-// unnamedProxy stands in for a proxy without an id, for the same reason.
-const unnamedProxy = "unnamed"
-
-// backendOr returns backend, else fallback, else unnamedBackend.
-func backendOr(backend, fallback string) string {
-	switch {
-	case backend != "":
-		return backend
-	case fallback != "":
-		return fallback
+// orUnnamed returns a dimension value, or unnamed for an empty one.
+func orUnnamed(v string) string {
+	if v == "" {
+		return unnamed
 	}
-	return unnamedBackend
+	return v
 }
 
 func meta(now time.Time, dims [][]string, ms ...emfMetric) emfMeta {

@@ -96,11 +96,11 @@ func TestEMFGolden(t *testing.T) {
 		})
 	}
 	events := []func() error{
-		func() error { return EMFError(&buf, now, "backend-dev") },
-		func() error { return EMFProxyFailure(&buf, now, "backend-dev", "pool-1", "unreachable") },
-		func() error { return EMFProxyFailure(&buf, now, "", "", "auth") },
+		func() error { return emfError(&buf, now, "backend-dev") },
+		func() error { return emfProxyFailure(&buf, now, "backend-dev", "pool-1", "unreachable") },
+		func() error { return emfProxyFailure(&buf, now, "", "", "auth") },
 		func() error {
-			return EMFPolitenessWait(&buf, now, "backend-dev", "mx.example.com.", 1500*time.Millisecond)
+			return emfPolitenessWait(&buf, now, "backend-dev", "mx.example.com.", 1500*time.Millisecond)
 		},
 	}
 	for _, ev := range events {

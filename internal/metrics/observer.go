@@ -47,7 +47,7 @@ func (o *EMFObserver) Observe(res engine.Result, d time.Duration) {
 
 // IncErrors writes the EMF line of one failure outside a verification.
 func (o *EMFObserver) IncErrors() {
-	o.write(func(w io.Writer, now time.Time) error { return EMFError(w, now, o.backend) })
+	o.write(func(w io.Writer, now time.Time) error { return emfError(w, now, o.backend) })
 }
 
 // ProxyFailed writes an EMF line when the proxy was at fault (see
@@ -57,13 +57,13 @@ func (o *EMFObserver) ProxyFailed(p dialer.Proxy, err *dialer.ProxyError) {
 	if !ok {
 		return
 	}
-	o.write(func(w io.Writer, now time.Time) error { return EMFProxyFailure(w, now, o.backend, p.ID, kind) })
+	o.write(func(w io.Writer, now time.Time) error { return emfProxyFailure(w, now, o.backend, p.ID, kind) })
 }
 
 // PolitenessWaited writes the EMF line of one SMTP session's wait, zero
 // included: the sample count is then the number of sessions per MX host.
 func (o *EMFObserver) PolitenessWaited(mxHost string, d time.Duration) {
-	o.write(func(w io.Writer, now time.Time) error { return EMFPolitenessWait(w, now, o.backend, mxHost, d) })
+	o.write(func(w io.Writer, now time.Time) error { return emfPolitenessWait(w, now, o.backend, mxHost, d) })
 }
 
 func (o *EMFObserver) write(line func(io.Writer, time.Time) error) {
