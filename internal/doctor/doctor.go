@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -79,6 +80,7 @@ func New(cfg Config) (*Doctor, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	cfg.Proxies = slices.Clone(cfg.Proxies) // named below: the caller's stay as they are
 	for i := range cfg.Proxies {
 		if cfg.Proxies[i].ID == "" {
 			cfg.Proxies[i].ID = fmt.Sprintf("proxy-%d", i)

@@ -365,6 +365,26 @@ func TestRefusedSession(t *testing.T) {
 	}
 }
 
+// TestNewNamesProxies: a proxy without an id is named by its position in
+// the report, and the caller's proxies are left as they were.
+func TestNewNamesProxies(t *testing.T) {
+	res, err := mx.New(mx.Config{Servers: []string{"127.0.0.1:53"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxies := []dialer.Proxy{{ID: "pool", Host: "127.0.0.1", Port: 1080}, {Host: "127.0.0.1", Port: 1081}}
+	d, err := New(Config{Resolver: res, Proxies: proxies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{d.cfg.Proxies[0].ID, d.cfg.Proxies[1].ID}; got[0] != "pool" || got[1] != "proxy-1" {
+		t.Errorf("ids %q, want [pool proxy-1]", got)
+	}
+	if proxies[1].ID != "" {
+		t.Errorf("New named the caller's proxy %q", proxies[1].ID)
+	}
+}
+
 func TestNoProxy(t *testing.T) {
 	w := newWorld(t, smtptest.Options{})
 	w.mail.Update(func(o *smtptest.Options) { o.Source = "" })
