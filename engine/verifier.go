@@ -236,9 +236,7 @@ func stepEnv(cfg Config) *smtpstep.Env {
 		DomainBackoff:           cfg.DomainBackoff,
 		ProbeSecret:             cfg.ProbeSecret,
 		Random:                  cfg.Random,
-	}
-	if cfg.Limiter != nil {
-		env.Limiter = cfg.Limiter
+		Limiter:                 cfg.Limiter, // a nil engine.Limiter converts to a nil smtpstep.Limiter
 	}
 	if !cfg.AllowPrivateMX {
 		env.CheckAddr = cfg.CheckAddr

@@ -61,11 +61,6 @@ func causeOf(c smtpprobe.Class) Cause {
 	return CauseUnclassified
 }
 
-// typeOf is the failure type of a reply of class c: Reacher's
-// AsyncSmtpError, the type of every reply Reacher does not turn into a
-// verdict, whatever the reply is about; what it is about is the cause.
-func typeOf(smtpprobe.Class) string { return TypeSMTP }
-
 // reacherDescription keeps a description only if it is one of the two
 // values of Reacher's SmtpErrorDesc.
 func reacherDescription(d string) string {

@@ -98,7 +98,10 @@ func judgeRecipient(rr smtpprobe.RecipientResult) (Facts, *Failure, *Retry) {
 // of r: a RCPT reply comes classified already, and reading its text again
 // would double the work.
 func replyFailure(r *smtpprobe.Reply, class smtpprobe.Class, desc string) (*Failure, *Retry) {
-	f := &Failure{Type: typeOf(class), Message: r.Error(), Description: reacherDescription(desc), Cause: causeOf(class)}
+	// Whatever the reply is about, its type is Reacher's AsyncSmtpError,
+	// the type of every reply Reacher does not turn into a verdict; what
+	// it is about is the cause.
+	f := &Failure{Type: TypeSMTP, Message: r.Error(), Description: reacherDescription(desc), Cause: causeOf(class)}
 	if smtpprobe.RetryAfter(r, class) > 0 {
 		return f, retryFor(r, class, string(f.Cause))
 	}
