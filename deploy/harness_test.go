@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,11 +10,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 )
 
 // requireTool returns the path of a program the suite needs. Missing, the
@@ -98,57 +98,18 @@ func tail(s string, n int) string {
 	return "..." + s[len(s)-n:]
 }
 
-// buildServe builds cmd/mailprobe into the test's temp dir.
-func buildServe(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mailprobe")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mailprobe")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build mailprobe: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // serve is a running `mailprobe serve`.
 type serve struct {
 	base, secret string
-	logs         *lockedBuffer
+	proc         *servetest.Process
 }
 
-// startServe runs `mailprobe serve` on a free loopback port with env as
-// its only environment (PATH and HOME aside) and waits for its
-// "listening" line.
-func startServe(t *testing.T, bin, secret string, env []string) *serve {
+// startServe runs `mailprobe serve` with the secret and env as its only
+// configuration, until the test ends.
+func startServe(t *testing.T, secret string, env []string) *serve {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RCH__HEADER_SECRET=" + secret}, env...)
-	logs := startProcess(t, "mailprobe serve", cmd)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, line := range logLines(logs.String()) {
-			if line["message"] == "listening" {
-				return &serve{base: line["url"].(string), secret: secret, logs: logs}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("mailprobe serve did not start:\n%s", logs.String())
-	return nil
-}
-
-// logLines parses the JSON log lines of text, skipping anything else.
-func logLines(text string) []map[string]any {
-	var lines []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			lines = append(lines, m)
-		}
-	}
-	return lines
+	p := servetest.Exec(t, servetest.Build(t), append([]string{"RCH__HEADER_SECRET=" + secret}, env...))
+	return &serve{base: p.URL, secret: secret, proc: p}
 }
 
 // do sends a request with the secret and decodes a JSON answer into out

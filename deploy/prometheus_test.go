@@ -18,6 +18,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
@@ -132,7 +133,7 @@ func drive(t *testing.T, s *serve) {
 // completions are the serve log's "Verification completed" lines.
 func completions(s *serve) []map[string]any {
 	var out []map[string]any
-	for _, l := range logLines(s.logs.String()) {
+	for _, l := range servetest.LogLines(s.proc.Logs()) {
 		if l["message"] == "Verification completed" {
 			out = append(out, l)
 		}
@@ -146,7 +147,7 @@ func completions(s *serve) []map[string]any {
 func TestPrometheusScrapesServe(t *testing.T) {
 	promBin := requireTool(t, "prometheus")
 	w := startWorld(t)
-	srv := startServe(t, buildServe(t), testSecret, w.env)
+	srv := startServe(t, testSecret, w.env)
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, strings.TrimPrefix(srv.base, "http://"), testSecret, testRules(t, dir, "1s"), "1s")
 	p := startPrometheus(t, promBin, cfg)

@@ -1,8 +1,6 @@
 package reacher
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -13,9 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +25,7 @@ import (
 	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/rie"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
@@ -174,73 +170,13 @@ func (r request) headers() map[string]string {
 // serveTarget is `mailprobe serve`, the built binary, over real HTTP.
 type serveTarget struct {
 	base string
-	logs *bytes.Buffer
-	mu   *sync.Mutex
 }
 
 func (s *serveTarget) name() string { return "serve" }
 
 func startServe(t *testing.T, w *world) *serveTarget {
 	t.Helper()
-	root, err := awsemu.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "mailprobe")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/mailprobe")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build mailprobe: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, w.env()...)
-	s := &serveTarget{logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
-	cmd.Stdout, cmd.Stderr = lockedWriter{s.logs, s.mu}, lockedWriter{s.logs, s.mu}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-		if t.Failed() {
-			t.Logf("mailprobe serve output:\n%s", s.output())
-		}
-	})
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		sc := bufio.NewScanner(strings.NewReader(s.output()))
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m["message"] == "listening" {
-				s.base = m["url"].(string)
-				return s
-			}
-		}
-	}
-	t.Fatalf("mailprobe serve did not start:\n%s", s.output())
-	return nil
-}
-
-func (s *serveTarget) output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
-}
-
-type lockedWriter struct {
-	b  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+	return &serveTarget{base: servetest.Exec(t, servetest.Build(t), w.env()).URL}
 }
 
 func (s *serveTarget) do(t *testing.T, r request) response {

@@ -4,12 +4,9 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -19,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailprobe/mailprobe/internal/app"
 	"github.com/mailprobe/mailprobe/internal/config"
-	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/serverproc"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
@@ -115,30 +111,6 @@ func (s *jobServers) config(b *testing.B) config.Config {
 	return cfg
 }
 
-// serveLocal runs `mailprobe serve` on loopback until the test or
-// benchmark ends.
-func serveLocal(b testing.TB, cfg config.Config) (base string) {
-	b.Helper()
-	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler), prom.New(prom.Options{}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Serve(ctx, ln) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
-
 // jobSize is 100 000 unless jobSizeEnv says otherwise.
 func jobSize(b *testing.B) int {
 	s := os.Getenv(jobSizeEnv)
@@ -164,7 +136,7 @@ func jobSize(b *testing.B) int {
 //	go test -run '^$' -bench EmbeddedJob100k -benchtime 1x ./internal/app/
 func BenchmarkEmbeddedJob100k(b *testing.B) {
 	srv := startJobServers(b)
-	base := serveLocal(b, srv.config(b))
+	base, _ := servetest.Start(b, srv.config(b), nil)
 	body := jobBody(jobSize(b))
 	peak, stop := samplePeakHeap()
 	defer stop()

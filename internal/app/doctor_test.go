@@ -13,6 +13,7 @@ import (
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/doctor"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 )
 
 // TestNewDoctorProxies checks that the doctor sees every proxy the engine
@@ -72,7 +73,7 @@ func closedPort(t *testing.T) int {
 // report of its own proxy, authenticated.
 func TestServeDoctor(t *testing.T) {
 	e := newLocalEnv(t)
-	base, stop := start(t, e.cfg)
+	base, stop := servetest.Start(t, e.cfg, nil)
 	defer stop()
 	code, body := call(t, "GET", base+"/v1/doctor?target=local.test", "")
 	var rep doctor.Report

@@ -2,13 +2,11 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
@@ -52,34 +51,6 @@ func newLocalEnv(t *testing.T) localEnv {
 	return localEnv{cfg: cfg, smtp: srv}
 }
 
-// start runs `mailprobe serve`'s server until the returned stop is called.
-func start(t *testing.T, cfg config.Config) (base string, stop func()) {
-	t.Helper()
-	return startLogged(t, cfg, slog.New(slog.DiscardHandler))
-}
-
-// startLogged is start with the server logging to logger.
-func startLogged(t *testing.T, cfg config.Config, logger *slog.Logger) (base string, stop func()) {
-	t.Helper()
-	l, err := app.NewLocal(cfg, logger, prom.New(prom.Options{Backend: cfg.BackendName}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Serve(ctx, ln) }()
-	return "http://" + ln.Addr().String(), func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}
-}
-
 func call(t testing.TB, method, url, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -99,7 +70,7 @@ func call(t testing.TB, method, url, body string) (int, []byte) {
 
 func TestServeBulkSurvivesRestart(t *testing.T) {
 	e := newLocalEnv(t)
-	base, stop := start(t, e.cfg)
+	base, stop := servetest.Start(t, e.cfg, nil)
 
 	code, body := call(t, "POST", base+"/v0/check_email", `{"to_email":"ann@local.test"}`)
 	if code != 200 || !strings.Contains(string(body), `"is_reachable":"safe"`) {
@@ -122,7 +93,7 @@ func TestServeBulkSurvivesRestart(t *testing.T) {
 	}
 
 	// A new process on the same data directory still has the job.
-	base, stop = start(t, e.cfg)
+	base, stop = servetest.Start(t, e.cfg, nil)
 	defer stop()
 	code, body = call(t, "GET", base+"/v1/bulk/"+created.JobID.String()+"/results?format=csv", "")
 	if code != 200 || strings.Count(string(body), "\n") != 5 {
@@ -166,7 +137,7 @@ func waitCompleted(t *testing.T, base, id string) jobStatus {
 func TestServeObservesInlineChecks(t *testing.T) {
 	e := newLocalEnv(t)
 	var logs syncBuffer
-	base, stop := startLogged(t, e.cfg, app.NewLogger(&logs, "info"))
+	base, stop := servetest.Start(t, e.cfg, app.NewLogger(&logs, "info"))
 	defer stop()
 	code, body := call(t, "POST", base+"/v0/check_email", `{"to_email":"ann@local.test"}`)
 	if code != 200 || !strings.Contains(string(body), `"is_reachable":"safe"`) {

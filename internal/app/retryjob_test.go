@@ -8,6 +8,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/testenv/mailfleet"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 )
 
 // fleetServe starts `mailprobe serve` (embedded queue and store) for the
@@ -23,7 +24,8 @@ func fleetServe(tb testing.TB, f *mailfleet.Fleet, smtpTimeout, greylistWait tim
 	}
 	cfg.DNS, cfg.AllowPrivateMX, cfg.Storage.DataDir = []string{f.DNS.Addr}, true, tb.TempDir()
 	cfg.SMTPTimeout, cfg.GreylistWait = smtpTimeout, greylistWait
-	return serveLocal(tb, cfg)
+	base, _ := servetest.Start(tb, cfg, nil)
+	return base
 }
 
 // bulkStatus is GET /v1/bulk/{id}, mailprobe's fields included.

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,10 +21,9 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/mailprobe/mailprobe/internal/app"
 	"github.com/mailprobe/mailprobe/internal/config"
-	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
 )
@@ -130,24 +127,8 @@ func (w *world) serve(t *testing.T, open bool) string {
 	cfg.DNS = []string{w.dns.Addr}
 	cfg.AllowPrivateMX = true
 	cfg.Storage.DataDir = t.TempDir()
-	l, err := app.NewLocal(cfg, slog.New(slog.DiscardHandler), prom.New(prom.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- l.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	base, _ := servetest.Start(t, cfg, nil)
+	return base
 }
 
 // apiGet calls the API as a client outside the browser would.
