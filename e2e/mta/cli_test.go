@@ -41,6 +41,9 @@ func TestCLICheck(t *testing.T) {
 	// unknown, none invalid, and the CLI says why at start-up.
 	t.Run("Reacher defaults", func(t *testing.T) {
 		out, stderr := runCLI(t, append(common, "known@pf.test", "nobody@pf.test")...)
+		if len(out) != 2 {
+			t.Fatalf("got %d results, want 2; stderr:\n%s", len(out), stderr)
+		}
 		for _, r := range out {
 			if r.IsReachable != engine.Unknown {
 				t.Errorf("%s: %s, want unknown (%+v)", r.Input, r.IsReachable, r.SMTP.Err)
