@@ -52,10 +52,17 @@ func WorkerEntry(ctx context.Context, environ []string) WorkerHandler {
 	return c.handle
 }
 
+// visibilityChanger sets when SQS delivers a received message again;
+// *sqs.Client implements it.
+type visibilityChanger interface {
+	ChangeMessageVisibility(ctx context.Context, params *sqs.ChangeMessageVisibilityInput,
+		optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+}
+
 // coldWorker builds the worker handler until it succeeds.
 type coldWorker struct {
 	build    func(context.Context) (WorkerHandler, error)
-	vis      worker.VisibilityChanger // nil: records keep the queue's timeout
+	vis      visibilityChanger // nil: records keep the queue's timeout
 	queueURL string                   // MAILPROBE_QUEUE_URL as given
 	base     time.Duration            // first redelivery delay
 	logger   *slog.Logger
