@@ -114,7 +114,7 @@ func TestLeastPrivilege(t *testing.T) {
 	c := w.run(t, "unreadable-proxies", map[string]string{
 		"HeaderSecret": "unused-literal", "ProxyUrls": "ssm:/mailprobe-e2e/missing"})
 	s = c.stack(t, w, "SqsWorkerFunction")
-	w.coldStartFailure(t, s)
+	w.coldStartFailure(t, s, c.records["SqsWorkerFunction"])
 	runs = append(runs, c)
 
 	for _, r := range runs {
@@ -314,7 +314,7 @@ func (w *lpWorld) throughQueue(t *testing.T, s *stack, body string) []byte {
 // coldStartFailure: a batch the worker cannot start for ends in a function
 // error, and its message is hidden on the redelivery schedule (30 s), not
 // for the queue's visibility timeout.
-func (w *lpWorld) coldStartFailure(t *testing.T, s *stack) {
+func (w *lpWorld) coldStartFailure(t *testing.T, s *stack, record string) {
 	t.Helper()
 	out := w.throughQueue(t, s, `{"version":1,"job_id":"job-cold","items":[{"index":0,"email":"someone@example.com"}],"attempt":0}`)
 	var fnErr struct{ ErrorMessage, ErrorType string }
@@ -323,6 +323,18 @@ func (w *lpWorld) coldStartFailure(t *testing.T, s *stack) {
 	}
 	if !strings.Contains(s.worker.Logs(), "cold start failed") || strings.Contains(s.worker.Logs(), "proxy-pass") {
 		t.Errorf("worker log lacks the cold start failure or shows the proxy password:\n%s", s.worker.Logs())
+	}
+	hidden := false
+	for _, c := range readCalls(t, record) {
+		hidden = hidden || c.Operation == "ChangeMessageVisibility" && c.Resource["QueueUrl"] == s.queueURL
+	}
+	out2, err := w.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.queueURL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hidden || len(out2.Messages) != 0 {
+		t.Errorf("after the failed batch: visibility changed %v, %d messages visible; want it hidden on the redelivery schedule",
+			hidden, len(out2.Messages))
 	}
 }
 

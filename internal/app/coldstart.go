@@ -15,6 +15,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/mailprobe/mailprobe/internal/awscalls"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/worker"
 )
@@ -45,7 +46,9 @@ func WorkerEntry(ctx context.Context, environ []string) WorkerHandler {
 		base:     worker.DefaultRedeliveryBase,
 		logger:   NewLogger(os.Stderr, "info"),
 	}
-	if ac, err := awsconfig.LoadDefaultConfig(ctx); err == nil {
+	// Its calls are recorded with the worker's, when a test asks.
+	rec, _ := awscalls.Open(getenv(environ, awscalls.EnvRecord))
+	if ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions(rec.APIOptions())); err == nil {
 		c.vis = sqs.NewFromConfig(ac, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
 	}
 	c.handler(ctx) // the first attempt, logged if it fails
@@ -63,8 +66,8 @@ type visibilityChanger interface {
 type coldWorker struct {
 	build    func(context.Context) (WorkerHandler, error)
 	vis      visibilityChanger // nil: records keep the queue's timeout
-	queueURL string                   // MAILPROBE_QUEUE_URL as given
-	base     time.Duration            // first redelivery delay
+	queueURL string            // MAILPROBE_QUEUE_URL as given
+	base     time.Duration     // first redelivery delay
 	logger   *slog.Logger
 
 	mu sync.Mutex
