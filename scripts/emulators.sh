@@ -82,7 +82,8 @@ cmd_start() {
 	FAUXQS_PORT=$sqs_port FAUXQS_HOST=127.0.0.1 FAUXQS_LOGGER=false \
 		nohup "$node22" "$mods/fauxqs/dist/cli.js" >"$dir/fauxqs.log" 2>&1 </dev/null &
 	echo $! >"$dir/fauxqs.pid"
-	nohup "$node22" "$mods/dynalite/cli.js" --host 127.0.0.1 --port "$ddb_port" \
+	# The guard keeps a client's aborted request from ending dynalite (see the file).
+	nohup "$node22" --require "$root/scripts/dynalite-guard.js" "$mods/dynalite/cli.js" --host 127.0.0.1 --port "$ddb_port" \
 		--createTableMs 0 --updateTableMs 0 --deleteTableMs 0 >"$dir/dynalite.log" 2>&1 </dev/null &
 	echo $! >"$dir/dynalite.pid"
 	rm -rf "$dir/s3" && mkdir -p "$dir/s3"

@@ -2,8 +2,12 @@ package awsemu
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -45,5 +49,30 @@ func TestName(t *testing.T) {
 				t.Errorf("Name = %q, want 3-80 chars of [A-Za-z0-9_-]", a)
 			}
 		})
+	}
+}
+
+// TestAbortedRequest: a client that goes away in the middle of a request
+// (a function killed mid-call) leaves DynamoDB's emulator running for every
+// other test (scripts/dynalite-guard.js).
+func TestAbortedRequest(t *testing.T) {
+	c := DynamoDB(t)
+	u, err := url.Parse(aws.ToString(c.Options().BaseEndpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\n"+
+			"X-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Li", u.Host)
+		time.Sleep(20 * time.Millisecond) // the server is reading the body
+		conn.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := c.ListTables(context.Background(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("after aborted requests: %v", err)
 	}
 }

