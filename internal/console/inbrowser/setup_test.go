@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 	if chromium == "" {
 		msg := "!!! inbrowser: no Chromium found (chromium, chromium-browser or MAILPROBE_CHROMIUM); " +
 			"install Debian's chromium (scripts/apt-deps.sh): the console's browser tests "
-		if os.Getenv("CI") == "true" {
+		if awsemu.CI() {
 			fmt.Fprintln(os.Stderr, msg+"FAIL under CI")
 			os.Exit(1)
 		}

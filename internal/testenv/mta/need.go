@@ -5,10 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 )
 
 // Need skips the test, loudly, unless the named servers ("postfix",
@@ -38,7 +39,7 @@ func Need(t testing.TB, servers ...string) {
 	}
 	msg := fmt.Sprintf("\n!!! real-MTA test %s needs %s; run ./scripts/apt-deps.sh (make test does)\n",
 		t.Name(), strings.Join(missing, ", "))
-	if CI() {
+	if awsemu.CI() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
@@ -58,16 +59,6 @@ func binaries(server string) []string {
 		return []string{opensmtpdBinary(), opensmtpdSpool, opensmtpdChroot}
 	}
 	return []string{"unknown server " + server}
-}
-
-// CI reports whether CI is set to a true value, as CI services do.
-func CI() bool {
-	v := strings.TrimSpace(os.Getenv("CI"))
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	return err != nil || b // an unparsable value such as "yes" still means CI
 }
 
 // pkgRoot is where scripts/apt-deps.sh unpacks the packages that conflict
