@@ -64,18 +64,11 @@ func binaries(server string) []string {
 // pkgRoot is where scripts/apt-deps.sh unpacks the packages that conflict
 // with Postfix: .tools/pkgs/root under the module root.
 var pkgRoot = sync.OnceValue(func() string {
-	dir, err := os.Getwd()
+	root, err := awsemu.RepoRoot()
 	if err != nil {
-		return ".tools/pkgs/root"
+		return filepath.Join(".tools", "pkgs", "root")
 	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, ".tools", "pkgs", "root")
-		}
-		if filepath.Dir(d) == d {
-			return filepath.Join(dir, ".tools", "pkgs", "root")
-		}
-	}
+	return filepath.Join(root, ".tools", "pkgs", "root")
 })
 
 func eximBinary() string      { return filepath.Join(pkgRoot(), "usr", "sbin", "exim4") }
