@@ -16,7 +16,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 LAMBDA_ARCH ?= arm64
 FUZZTIME ?= 10s
 
-.PHONY: run doctor test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench clean events deploy refresh-disposable sam-env-vars run-lambda
+.PHONY: run doctor test apt-deps build build-local bootstraps tools emulators lint vet staticcheck unit fuzz e2e bench cost clean events deploy refresh-disposable sam-env-vars run-lambda
 
 ## run: build and start `mailprobe serve` (embedded queue and store under ./data)
 run: build-local
@@ -88,6 +88,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadReply$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/smtpprobe
 	$(GO) test -run '^$$' -fuzz '^FuzzParseProxyURL$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./engine/dialer
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/queue
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeOutcome$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/store/dynamo
 
 ## bench: the README's performance table, each figure with its own settings; benchstat summarises
 bench:
@@ -102,6 +103,17 @@ bench:
 	  $(GO) test -run '^$$' -bench 'EmbeddedJob100k' -benchtime 1x -count 2 ./internal/app && \
 	  $(GO) test -run '^$$' -bench 'ColdStart' -benchtime 10x -count 6 ./e2e; } | tee bench.out
 	benchstat bench.out
+
+## cost: a 10 000-address bulk job through the Lambda bootstraps on the emulators, every AWS call metered;
+## prints per-address units and the cost per million (e2e/cost, README "Cost per million verifications")
+COST_ADDRESSES ?= 10000
+COST_SCALE ?= 20
+cost: tools emulators
+	@rm -f cost.out
+	MAILPROBE_COST=1 MAILPROBE_COST_ADDRESSES=$(COST_ADDRESSES) MAILPROBE_COST_SCALE=$(COST_SCALE) \
+	MAILPROBE_COST_REPORT=$(CURDIR)/cost.out $(GO) test -count=1 -run '^TestCost$$' -timeout 60m -v ./e2e/cost > cost.log 2>&1 || \
+		{ tail -50 cost.log; exit 1; }
+	@cat cost.out
 
 events:
 	@ls events/*.json
@@ -121,4 +133,4 @@ refresh-disposable:
 	./scripts/refresh-disposable.sh
 
 clean:
-	rm -rf bin .aws-sam bench.out
+	rm -rf bin .aws-sam bench.out cost.out cost.log

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/internal/politeness"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 )
@@ -30,13 +31,17 @@ func (c *countingLimiter) Acquire(ctx context.Context, host string, n int) (func
 // moves Now forward: a rate limit shows as time slept, not waited.
 type virtualClock struct {
 	mu    sync.Mutex
+	start time.Time
 	slept time.Duration
 }
 
 func (c *virtualClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return time.Unix(1e9, 0).Add(c.slept)
+	if c.start.IsZero() {
+		c.start = time.Now()
+	}
+	return c.start.Add(c.slept)
 }
 
 func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
@@ -49,7 +54,7 @@ func (c *virtualClock) Sleep(ctx context.Context, d time.Duration) error {
 // TestLimiterCapsSessions runs 50 Verify and VerifyBatch calls at once
 // against one server: it must never see more sessions than the cap.
 func TestLimiterCapsSessions(t *testing.T) {
-	shared, err := politeness.NewShared(politeness.SharedConfig{Counter: politeness.NewMemoryCounter(nil),
+	shared, err := politeness.NewShared(politeness.SharedConfig{Scheduler: politeness.NewMemoryScheduler(nil),
 		SessionsPerHost: 2, RcptsPerMinute: 100000})
 	if err != nil {
 		t.Fatal(err)
@@ -154,5 +159,64 @@ func TestLimiterFailureIsRetryable(t *testing.T) {
 	}
 	if srv.Sessions() != 0 {
 		t.Errorf("%d sessions opened without the limiter's leave", srv.Sessions())
+	}
+}
+
+// TestLimiterPostpones runs a batch bigger than the politeness budget with
+// a Deferral: the sessions the budget allows now are asked, the others are
+// not asked at all and come back with a Postponed retry hint saying when
+// their booked budget starts, and their bookings are the Deferral's
+// credits.
+func TestLimiterPostpones(t *testing.T) {
+	e := newEnv(t)
+	var names []string
+	for i := range 30 {
+		names = append(names, fmt.Sprintf("u%d", i), ok250)
+	}
+	srv := e.mailServer(t, "busy.test", smtptest.Options{Pipelining: true, Users: users("busy.test", names...)})
+	clock := &virtualClock{}
+	lim, err := politeness.NewShared(politeness.SharedConfig{Scheduler: politeness.NewMemoryScheduler(clock),
+		RcptsPerMinute: 60, SessionsPerHost: 1, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := e.verifier(t, func(c *engine.Config) { c.Limiter, c.MaxRecipientsPerSession, c.SessionsPerDomain = lim, 10, 1 })
+	var reqs []engine.Request
+	for i := range 30 {
+		reqs = append(reqs, engine.Request{ToEmail: fmt.Sprintf("u%d@busy.test", i), SMTPPort: srv.Port()})
+	}
+	d := politeness.NewDeferral(5*time.Second, nil)
+	got, err := v.VerifyBatch(politeness.WithDeferral(context.Background(), d), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked, postponed := 0, map[time.Duration]int{}
+	for _, r := range got {
+		switch {
+		case r.Retry == nil && r.IsReachable == engine.Safe:
+			asked++
+		case r.Retry != nil && r.Retry.Kind == retry.Postponed && r.Retry.Stated:
+			postponed[r.Retry.After.Round(time.Second)]++
+		default:
+			t.Errorf("%s: %s, retry %+v", r.Input, r.IsReachable, r.Retry)
+		}
+	}
+	// One session of 10 and the catch-all probe books 11 s, the next
+	// sessions of 10 are booked 11 and 21 s from now.
+	if want := map[time.Duration]int{11 * time.Second: 10, 21 * time.Second: 10}; asked != 10 || fmt.Sprint(postponed) != fmt.Sprint(want) {
+		t.Errorf("asked %d, postponed %v; want 10 asked, %v", asked, postponed, want)
+	}
+	if srv.Rcpts() > asked+1 {
+		t.Errorf("the server saw %d RCPTs for %d asked addresses", srv.Rcpts(), asked)
+	}
+	if clock.slept > 5*time.Second {
+		t.Errorf("slept %v, more than the Deferral's MaxWait", clock.slept)
+	}
+	n := 0
+	for _, c := range d.Booked() {
+		n += c.RCPTs
+	}
+	if n != 30-asked {
+		t.Errorf("credits for %d RCPTs, want one per postponed address (%d)", n, 30-asked)
 	}
 }

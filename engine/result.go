@@ -49,12 +49,19 @@ type RetryHint struct {
 	// Proxy is the proxy (host:port) of the check's last session, for a
 	// retry through another (Request.AvoidProxy).
 	Proxy string
+	// Until, when set, is the time the address may be asked again (the
+	// politeness budget booked for it): After counts from when the hint
+	// was made, Until stays exact however late the caller reads it.
+	Until time.Time
 }
 
 // Outcome is the hint as the retry policy reads it: the check ended at at.
 func (h *RetryHint) Outcome(at time.Time) retry.Outcome {
 	o := retry.Outcome{Kind: h.Kind, At: at, Waited: h.Waited}
-	if h.Stated {
+	switch {
+	case !h.Until.IsZero():
+		o.After = max(0, h.Until.Sub(at))
+	case h.Stated:
 		o.After = h.After
 	}
 	return o

@@ -143,7 +143,7 @@ func report(res *Result, rt route, a smtpstep.Answer) (Step[SMTP], bool) {
 	res.Retry = nil
 	if a.Retry != nil {
 		res.Retry = &RetryHint{After: a.Retry.After, Reason: a.Retry.Reason, Kind: a.Retry.Kind,
-			Stated: a.Retry.Stated, Waited: a.Waited}
+			Stated: a.Retry.Stated, Waited: a.Waited, Until: a.Retry.Until}
 		if a.Proxy != nil {
 			res.Retry.Proxy = a.Proxy.Addr()
 		}

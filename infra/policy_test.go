@@ -269,7 +269,7 @@ func TestParametersAndEnvironment(t *testing.T) {
 	root := openNode(t)
 	params := must(t, root, "Parameters")
 	for _, name := range []string{"HeaderSecret", "ProxyUrls", "FromEmail", "HelloName", "SmtpTimeout",
-		"ThrottlePerMinute", "ThrottlePerDay", "CacheTtlSeconds", "LogLevel", "WorkerMaxConcurrency",
+		"ThrottlePerMinute", "ThrottlePerDay", "CacheTtlSeconds", "RetentionDays", "LogLevel", "WorkerConcurrency", "WorkerMaxConcurrency",
 		"CorsAllowOrigins", "DomainName", "CertificateArn", "AlarmTopicArn", "OldestMessageAlarmSeconds", "Tracing"} {
 		if get(params, name) == nil {
 			t.Errorf("no parameter %s", name)
@@ -287,6 +287,7 @@ func TestParametersAndEnvironment(t *testing.T) {
 		"RCH__THROTTLE__MAX_REQUESTS_PER_MINUTE": "ThrottlePerMinute",
 		"RCH__THROTTLE__MAX_REQUESTS_PER_DAY":    "ThrottlePerDay", "RCH__CACHE_TTL": "CacheTtlSeconds",
 		"MAILPROBE_LOG_LEVEL": "LogLevel", "MAILPROBE_TABLE": "MailprobeTable", "MAILPROBE_QUEUE_URL": "JobQueue",
+		"RCH__RETENTION_DAYS": "RetentionDays",
 	}
 	// apiOnly are set on ApiFunction only: the worker serves no HTTP, so it
 	// must not hold the header secret (least privilege) and has no use

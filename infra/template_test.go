@@ -13,8 +13,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mailprobe/mailprobe/internal/api"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
-	"github.com/mailprobe/mailprobe/internal/worker"
 )
 
 var functionIDs = []string{"ApiFunction", "SqsWorkerFunction"}
@@ -193,22 +193,17 @@ func TestTable(t *testing.T) {
 	if got := keySchema(tb.KeySchema); got != "pk HASH, sk RANGE" {
 		t.Errorf("KeySchema = %s", got)
 	}
-	want := map[string]string{"gsi1": "gsi1pk HASH, gsi1sk RANGE", "gsi2": "gsi2pk HASH, gsi2sk RANGE"}
-	got := map[string]string{}
-	for _, g := range tb.GlobalSecondaryIndexes {
-		got[g.IndexName] = keySchema(g.KeySchema)
-	}
-	if !equal(got, want) {
-		t.Errorf("GSIs = %v, want %v", got, want)
+	// No secondary index: every read the store makes is by key, and an
+	// index would bill each write again (internal/store/dynamo/doc.go).
+	if len(tb.GlobalSecondaryIndexes) != 0 || len(tb.LocalSecondaryIndexes) != 0 {
+		t.Errorf("indexes %+v %+v, want none", tb.GlobalSecondaryIndexes, tb.LocalSecondaryIndexes)
 	}
 	types := map[string]string{}
 	for _, a := range tb.AttributeDefinitions {
 		types[a.AttributeName] = a.AttributeType
 	}
-	for _, k := range []string{"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"} {
-		if types[k] != "S" {
-			t.Errorf("attribute %s type = %q, want S", k, types[k])
-		}
+	if !equal(types, map[string]string{"pk": "S", "sk": "S"}) {
+		t.Errorf("attribute definitions %v, want pk and sk, strings", types)
 	}
 }
 
@@ -266,12 +261,12 @@ const maxReceiveCount = 10
 
 // TestRedeliveryArithmetic keeps the template's comment true to the
 // worker: the waits between the receives of an unfinished message, as
-// worker.RedeliveryDelay computes them, add up to the figure the comment
+// sqslambda.RedeliveryDelay computes them, add up to the figure the comment
 // gives, and each fits SQS's largest visibility timeout (12 h).
 func TestRedeliveryArithmetic(t *testing.T) {
 	var waits time.Duration
 	for receive := 1; receive < maxReceiveCount; receive++ {
-		d := worker.RedeliveryDelay(worker.DefaultRedeliveryBase, receive)
+		d := sqslambda.RedeliveryDelay(sqslambda.DefaultRedeliveryBase, receive)
 		if d > 12*time.Hour {
 			t.Errorf("wait after receive %d = %v, over SQS's 12 h", receive, d)
 		}

@@ -31,9 +31,14 @@ const (
 	// Connection: no answer at all: the connection failed or timed out,
 	// or a proxy failed.
 	Connection
+	// Postponed: the address was not asked at all: the per-MX politeness
+	// budget is booked until the time the check names (a caller that can
+	// come back later does not wait for it). Not an attempt.
+	Postponed
 )
 
-var kindNames = [...]string{Final: "final", Greylisted: "greylisted", Temporary: "temporary", Connection: "connection"}
+var kindNames = [...]string{Final: "final", Greylisted: "greylisted", Temporary: "temporary", Connection: "connection",
+	Postponed: "politeness"}
 
 // String names the kind as logs and stored retry states spell it.
 func (k Kind) String() string {
@@ -113,8 +118,20 @@ func (p Policy) Decide(h History, o Outcome) Decision {
 		return p.temporary(h, o)
 	case Connection:
 		return p.connection(h, o)
+	case Postponed:
+		return p.postponed(h, o)
 	}
 	return Decision{History: h}
+}
+
+// postponed asks again when the politeness budget is booked, whatever the
+// history: the address was not asked, and the wait does not count in the
+// window.
+func (p Policy) postponed(h History, o Outcome) Decision {
+	if !h.FirstTemporary.IsZero() {
+		h.Waited += o.Waited + max(o.After, 0)
+	}
+	return Decision{Retry: true, At: o.At.Add(max(o.After, 0)), History: h}
 }
 
 // temporary waits the server's stated delay or the schedule's next step,

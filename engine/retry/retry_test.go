@@ -63,6 +63,15 @@ func TestPolicyDecide(t *testing.T) {
 			{o: conn(2 * time.Minute)},
 		}},
 		{"no connection retries", retry.Policy{ConnectionRetries: -1}, []step{{o: conn(0)}}},
+		{"postponed for politeness: always asked again when booked, the wait not counted", retry.Policy{}, []step{
+			{o: retry.Outcome{Kind: retry.Postponed, At: t0, After: time.Hour}, retry: true, retryAt: at(time.Hour)},
+			{o: grey(time.Hour), retry: true, retryAt: at(time.Hour + time.Minute)},
+			{o: retry.Outcome{Kind: retry.Postponed, At: at(time.Hour + time.Minute), After: 40 * time.Minute},
+				retry: true, retryAt: at(time.Hour + 41*time.Minute)},
+			// 41 min after the first temporary answer, but 40 of them were
+			// a politeness wait: the window is not over.
+			{o: grey(time.Hour + 41*time.Minute), retry: true, retryAt: at(time.Hour + 46*time.Minute)},
+		}},
 		{"greylisting, then a connection failure, then greylisting", retry.Policy{}, []step{
 			{o: grey(0), retry: true, retryAt: at(time.Minute)},
 			{o: conn(time.Minute), retry: true, retryAt: at(time.Minute)},

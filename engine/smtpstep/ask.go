@@ -87,6 +87,12 @@ func (s *step) chunk(ctx context.Context, c []int, q *queue) {
 		case nextTry:
 			t.note(r)
 			t.n, broken = t.n+1, 0
+		case nextPostponed:
+			// Only this chunk: the domain's other sessions book their own
+			// times.
+			until, _ := postponedUntil(r.err)
+			s.postponeAll(ctx, c, until)
+			return
 		}
 	}
 }
@@ -170,6 +176,19 @@ func (s *step) deferAll(ctx context.Context, idx []int, r sessionResult, wait ti
 		a.LastReply = rep.Error()
 		a.Proxy, a.Final = r.proxy, ctx.Err() == nil
 		s.held[i] = true
+	}
+}
+
+// postponeAll gives every address at idx the limiter's postponement: not
+// asked, to be asked from until on, when the MX host's politeness budget
+// is booked for it. The retry policy always asks again then.
+func (s *step) postponeAll(ctx context.Context, idx []int, until time.Time) {
+	after := max(0, time.Until(until))
+	for _, i := range idx {
+		a := &s.answers[i]
+		a.Failure = &Failure{Type: TypeAnyhow, Message: "politeness budget of the MX host booked until " + until.UTC().Format(time.RFC3339), Cause: CauseRateLimited}
+		a.Retry = &Retry{Kind: retry.Postponed, After: after, Stated: true, Reason: "politeness", Until: until}
+		a.Final = ctx.Err() == nil
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/mailprobe/mailprobe/engine/mx"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
 )
 
@@ -53,6 +55,7 @@ const (
 	probeRefused                    // a reply that says nothing about the domain
 	probeYes
 	probeNo
+	probePostponed // its session was postponed by the politeness limiter
 )
 
 // catchAll is a domain's one probe, shared by the sessions of a run: the
@@ -65,6 +68,7 @@ type catchAll struct {
 	asking bool
 	again  bool             // a deferred probe may be asked again
 	reply  *smtpprobe.Reply // the last reply to the probe
+	until  time.Time        // probePostponed: when its session may start
 }
 
 func newCatchAll(env *Env, d Domain) *catchAll {
@@ -120,6 +124,14 @@ func (c *catchAll) claim() string {
 	}
 	c.asking = true
 	return c.addr
+}
+
+// open reports whether the domain is probed and its question not answered
+// for good: a later session (or run) may still carry the probe.
+func (c *catchAll) open() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.addr != "" && (c.state == probeNotAsked || c.state == probeDeferred || c.state == probePostponed)
 }
 
 // askable reports whether a session may carry the probe. c.mu is held.
@@ -184,6 +196,13 @@ func (c *catchAll) mark(ctx context.Context, a *Answer) {
 			class, _ := smtpprobe.Classify(c.reply)
 			a.Retry = retryFor(c.reply, class, "catch-all probe deferred")
 		}
+	case probePostponed:
+		// The address is asked again with the probe when the MX host's
+		// budget is booked for them, not stored without its answer.
+		a.CatchAll = CatchAllUnanswered
+		if a.Retry == nil {
+			a.Retry = &Retry{Kind: retry.Postponed, After: max(0, time.Until(c.until)), Stated: true, Reason: "politeness", Until: c.until}
+		}
 	default:
 		a.CatchAll = CatchAllUnanswered
 	}
@@ -210,5 +229,10 @@ func (s *step) catchAllAlone(ctx context.Context) {
 	}
 	t := s.newTries()
 	t.n = max(0, slices.IndexFunc(s.rt.Hosts, func(h mx.Host) bool { return h.Name == s.answers[i].Host }))
-	s.session(ctx, t, []int{i}, 0) // its answer about the address is not news
+	r := s.session(ctx, t, []int{i}, 0) // its answer about the address is not news
+	if until, ok := postponedUntil(r.err); ok {
+		s.ca.mu.Lock()
+		s.ca.state, s.ca.until = probePostponed, until
+		s.ca.mu.Unlock()
+	}
 }

@@ -55,6 +55,7 @@ const (
 	nextEndAll                    // we are refused: every address left gets the refusal
 	nextHeadAlone                 // it broke after RCPTs but before any answer: the head alone
 	nextTry                       // no answer for the head (or anyone): that is one try
+	nextPostponed                 // the limiter booked the session for later: its addresses wait
 )
 
 // next reads how session r, which carried n addresses, ended. Neither
@@ -63,6 +64,9 @@ const (
 // proxy refusing our credentials. (A private MX address is not such a
 // failure: the next host may be public.)
 func next(r sessionResult, n int) nextStep {
+	if _, ok := postponedUntil(r.err); ok {
+		return nextPostponed
+	}
 	switch {
 	case r.out.Refused != nil:
 		return nextEndAll // every address left would get the same refusal
@@ -78,6 +82,20 @@ func next(r sessionResult, n int) nextStep {
 		return nextHeadAlone
 	}
 	return nextTry
+}
+
+// postponement is a limiter's answer that a session may start only at a
+// later time, for a caller that can come back then instead of waiting
+// (politeness.PostponedError).
+type postponement interface{ PostponedUntil() time.Time }
+
+// postponedUntil reports whether err is a postponement, and until when.
+func postponedUntil(err error) (time.Time, bool) {
+	var p postponement
+	if errors.As(err, &p) {
+		return p.PostponedUntil(), true
+	}
+	return time.Time{}, false
 }
 
 // tries walks the MX hosts in preference order, Attempts times, for the

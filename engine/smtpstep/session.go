@@ -50,7 +50,11 @@ func (s *step) session(ctx context.Context, t *tries, idx []int, pause time.Dura
 	probe := s.ca.claim()
 	defer s.ca.settle(probe, &r.out)
 	start := time.Now()
-	release, err := s.acquire(ctx, r.host, rcptsInSession(len(rcpts), probe != ""))
+	// A session announces the catch-all probe while the domain's question
+	// is open, even when another session carries it now: if this one is
+	// postponed, its booking must cover the probe it may carry when it
+	// comes back. The RCPT it does not send is given back at release.
+	release, err := s.acquire(ctx, r.host, rcptsInSession(len(rcpts), probe != "" || s.ca.open()))
 	s.waited(t, idx, start)
 	if err != nil {
 		r.err = err

@@ -158,6 +158,7 @@ type Retry struct {
 	After  time.Duration // the wait the server named, else a default for the kind
 	Stated bool          // After is the server's own
 	Reason string
+	Until  time.Time // Postponed: when the politeness budget booked for it starts
 }
 
 // Run is the SMTP step for the addresses of d over route rt. The answers

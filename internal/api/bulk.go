@@ -155,18 +155,19 @@ func (s *server) logUnqueued(ctx context.Context, w http.ResponseWriter, id stri
 }
 
 // bulkStatusJSON is Reacher's job progress object, field for field, and
-// mailprobe's two additions (Reacher clients ignore unknown fields): how
-// many addresses wait for a delayed retry and when the next is due.
+// mailprobe's additions (Reacher clients ignore unknown fields): how many
+// addresses wait to be checked later, why, and when the next is due.
 type bulkStatusJSON struct {
-	JobID           jobID       `json:"job_id"`
-	CreatedAt       time.Time   `json:"created_at"`
-	FinishedAt      *time.Time  `json:"finished_at"`
-	TotalRecords    int         `json:"total_records"`
-	TotalProcessed  int         `json:"total_processed"`
-	Summary         summaryJSON `json:"summary"`
-	JobStatus       string      `json:"job_status"`
-	WaitingForRetry int         `json:"waiting_for_retry"`
-	NextRetryAt     *time.Time  `json:"next_retry_at"`
+	JobID           jobID          `json:"job_id"`
+	CreatedAt       time.Time      `json:"created_at"`
+	FinishedAt      *time.Time     `json:"finished_at"`
+	TotalRecords    int            `json:"total_records"`
+	TotalProcessed  int            `json:"total_processed"`
+	Summary         summaryJSON    `json:"summary"`
+	JobStatus       string         `json:"job_status"`
+	WaitingForRetry int            `json:"waiting_for_retry"`
+	WaitingReasons  map[string]int `json:"waiting_reasons,omitempty"`
+	NextRetryAt     *time.Time     `json:"next_retry_at"`
 }
 
 type summaryJSON struct {
@@ -199,6 +200,7 @@ func (s *server) bulkStatus(w http.ResponseWriter, r *http.Request) {
 		},
 		JobStatus:       job.Status(),
 		WaitingForRetry: job.Waiting,
+		WaitingReasons:  job.WaitingReasons,
 	}
 	if job.NextRetryAt != nil {
 		t := job.NextRetryAt.UTC()

@@ -149,12 +149,16 @@ func TestBulkStatus(t *testing.T) {
 	if m["job_status"] != "Running" || m["finished_at"] != nil || m["total_records"] != float64(3) || m["total_processed"] != float64(0) || m["job_id"] != float64(5) {
 		t.Errorf("fresh job %v", m)
 	}
-	// Two addresses wait for a retry (mailprobe's extra fields).
+	// Two addresses were sent back to the queue, to be checked later
+	// (mailprobe's extra fields).
 	due := time.Date(2025, 7, 26, 16, 20, 0, 0, time.UTC)
-	if err := hs.store.SetWaiting(context.Background(), "5", []store.Wait{{Index: 1, Due: due.Add(time.Minute)}, {Index: 2, Due: due}}); err != nil {
+	_, _, err := hs.store.Settle(context.Background(), store.Outcome{JobID: "5", Key: store.MessageKey(0, []int{0, 1, 2}),
+		Parts: []store.Part{{Indices: []int{1}, Reason: "greylisted", Until: due.Add(time.Minute)}, {Indices: []int{2}, Reason: "politeness", Until: due}}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if m := status(); m["waiting_for_retry"] != float64(2) || m["next_retry_at"] != "2025-07-26T16:20:00Z" {
+	if m := status(); m["waiting_for_retry"] != float64(2) || m["next_retry_at"] != "2025-07-26T16:20:00Z" ||
+		fmt.Sprint(m["waiting_reasons"]) != "map[greylisted:1 politeness:1]" {
 		t.Errorf("job with waiting addresses %v", m)
 	}
 	hs.storeResult(t, "5", 0, testResult("a@x.test", engine.Safe))

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,10 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/mailprobe/mailprobe/engine"
+	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/internal/api"
 	"github.com/mailprobe/mailprobe/internal/awscalls"
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/metrics"
+	"github.com/mailprobe/mailprobe/internal/politeness"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 	"github.com/mailprobe/mailprobe/internal/queue/sqsq"
 	"github.com/mailprobe/mailprobe/internal/s3export"
 	"github.com/mailprobe/mailprobe/internal/store/dynamo"
@@ -43,12 +48,18 @@ const (
 	// EnvConfig names a backend_config.toml to read besides the
 	// environment.
 	EnvConfig = "MAILPROBE_CONFIG"
+	// EnvTimeScale compresses the worker's waits by this factor (the
+	// politeness window, retry and redelivery delays), so that `make cost`
+	// replays hours of politeness in minutes with the same number of
+	// messages. Unset (1) in any deployment.
+	EnvTimeScale = "MAILPROBE_TIME_SCALE"
 )
 
 // awsParts are what both functions share: configuration, logger, store,
 // queue, and the SQS client under the queue.
 type awsParts struct {
 	cfg    config.Config
+	scale  float64 // EnvTimeScale, 1 when unset
 	logger *slog.Logger
 	store  *dynamo.Store
 	queue  *sqsq.Queue
@@ -64,6 +75,12 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 	}
 	if !cfg.Storage.AWS() {
 		return awsParts{}, fmt.Errorf("%s and %s must be set", config.EnvTable, config.EnvQueueURL)
+	}
+	scale := 1.0
+	if v := getenv(environ, EnvTimeScale); v != "" {
+		if scale, err = strconv.ParseFloat(v, 64); err != nil || scale < 1 {
+			return awsParts{}, fmt.Errorf("%s=%q: want a number ≥ 1", EnvTimeScale, v)
+		}
 	}
 	logger := NewLogger(stderr, cfg.LogLevel)
 	for _, w := range StartupWarnings(cfg) {
@@ -89,8 +106,8 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 	ddb := dynamodb.NewFromConfig(ac, dynamo.ClientOptions(8, 0), endpoint[dynamodb.Options](getenv(environ, EnvDynamoDBEndpoint)))
 	sq := sqs.NewFromConfig(ac, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
 	return awsParts{
-		cfg: cfg, logger: logger,
-		store: dynamo.New(ddb, cfg.Storage.DynamoDBTable),
+		cfg: cfg, scale: scale, logger: logger,
+		store: dynamo.New(ddb, cfg.Storage.DynamoDBTable, dynamo.WithRetention(cfg.Retention())),
 		queue: sqsq.New(sq, cfg.Storage.SQSQueueURL),
 		sqs:   sq,
 		aws:   ac,
@@ -158,7 +175,7 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	// stdout, as the worker's are: a registry would be read by nobody in
 	// Lambda.
 	emf := metrics.NewEMFObserver(stdout, p.cfg.BackendName, p.logger)
-	v, err := p.verifier(emf)
+	v, err := p.verifier(emf, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -182,25 +199,83 @@ func WorkerFunction(ctx context.Context, environ []string) (func(context.Context
 	// One EMF line per final result, failure and engine event on stdout;
 	// a registry would be read by nobody in Lambda.
 	emf := metrics.NewEMFObserver(os.Stdout, p.cfg.BackendName, p.logger)
-	v, err := p.verifier(emf)
+	meter := &politeness.WaitMeter{}
+	v, err := p.verifier(emf, meter)
 	if err != nil {
 		return nil, err
 	}
+	wc := WorkerConfig(p.cfg)
+	wc.Policy = scaledPolicy(wc.Policy, p.scale)
+	wc.RetryDelay = scaled(worker.DefaultRetryDelay, p.scale)
+	wc.ResendGrace = scaled(worker.DefaultResendGrace, p.scale)
+	wc.PolitenessWait = scaled(worker.DefaultPolitenessWait, p.scale)
+	wc.MaxDelay = scaled(worker.MaxDelay, p.scale)
 	// Records the worker cannot finish come back after a short,
 	// growing delay rather than the queue's visibility timeout (the same
 	// client changes their visibility; the template grants
 	// sqs:ChangeMessageVisibility on the queue).
-	w := worker.New(WorkerConfig(p.cfg), worker.Deps{
+	w := worker.New(wc, worker.Deps{
 		Verifier: v, Store: p.store, Queue: p.queue, Webhook: NewWebhook(p.cfg),
-		Observer: emf, Metrics: emf, Logger: p.logger, Visibility: p.sqs,
+		Observer: emf, Metrics: emf, Logger: p.logger,
 	})
-	return w.HandleSQS, nil
+	h := sqslambda.New(sqslambda.Config{QueueURL: p.cfg.Storage.SQSQueueURL, Concurrency: wc.Concurrency,
+		RedeliveryBase: scaled(sqslambda.DefaultRedeliveryBase, p.scale), Visibility: p.sqs, Logger: p.logger}, w)
+	inv := &invocations{handle: h.Handle, meter: meter, logger: p.logger}
+	return inv.Handle, nil
+}
+
+// invocations logs one line per worker invocation: what it handled and
+// how long its sessions waited for the politeness budget, which Lambda
+// bills like work.
+type invocations struct {
+	handle func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	meter  *politeness.WaitMeter
+	logger *slog.Logger
+	n      atomic.Int64
+}
+
+func (i *invocations) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	n := i.n.Add(1)
+	i.meter.Take()
+	start := time.Now()
+	resp, err := i.handle(ctx, ev)
+	i.logger.InfoContext(ctx, "Invocation finished", "invocation", n, "records", len(ev.Records),
+		"failures", len(resp.BatchItemFailures), "duration_ms", time.Since(start).Milliseconds(),
+		"politeness_wait_ms", i.meter.Take().Milliseconds())
+	return resp, err
+}
+
+// scaled divides d by the time scale.
+func scaled(d time.Duration, scale float64) time.Duration {
+	return time.Duration(float64(d) / scale)
+}
+
+// scaledPolicy is p with its waits divided by the time scale.
+func scaledPolicy(p retry.Policy, scale float64) retry.Policy {
+	if scale == 1 {
+		return p
+	}
+	sched := p.Schedule
+	if len(sched) == 0 {
+		sched = retry.DefaultSchedule
+	}
+	p.Schedule = make([]time.Duration, len(sched))
+	for i, d := range sched {
+		p.Schedule[i] = scaled(d, scale)
+	}
+	if p.Window <= 0 {
+		p.Window = retry.DefaultWindow
+	}
+	p.Window = scaled(p.Window, scale)
+	p.ConnectionDelay = scaled(p.ConnectionDelay, scale)
+	return p
 }
 
 // verifier builds the engine with the politeness limiter shared by every
-// instance through the table's counters, reporting its events to ev.
-func (p awsParts) verifier(ev metrics.Events) (*engine.Verifier, error) {
-	lim, err := SharedLimiter(p.cfg, p.store)
+// instance through the table's counters, reporting its events to ev;
+// clock, when set, is the limiter's clock.
+func (p awsParts) verifier(ev metrics.Events, clock politeness.Clock) (*engine.Verifier, error) {
+	lim, err := SharedLimiter(p.cfg, p.store, clock, scaled(politeness.DefaultWindow, p.scale))
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/internal/awscalls"
 	"github.com/mailprobe/mailprobe/internal/config"
-	"github.com/mailprobe/mailprobe/internal/worker"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 )
 
 // WorkerHandler is the SQS-triggered worker's Lambda handler.
@@ -43,7 +43,7 @@ func WorkerEntry(ctx context.Context, environ []string) WorkerHandler {
 	c := &coldWorker{
 		build:    func(ctx context.Context) (WorkerHandler, error) { return WorkerFunction(ctx, environ) },
 		queueURL: getenv(environ, config.EnvQueueURL),
-		base:     worker.DefaultRedeliveryBase,
+		base:     sqslambda.DefaultRedeliveryBase,
 		logger:   NewLogger(os.Stderr, "info"),
 	}
 	// Its calls are recorded with the worker's, when a test asks.
@@ -109,7 +109,7 @@ func (c *coldWorker) hold(ctx context.Context, rec events.SQSMessage) {
 		return
 	}
 	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	hide := worker.RedeliveryDelay(c.base, max(receives, 1))
+	hide := sqslambda.RedeliveryDelay(c.base, max(receives, 1))
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := c.vis.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{

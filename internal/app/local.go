@@ -89,7 +89,7 @@ func NewLocal(cfg config.Config, logger *slog.Logger, m LocalMetrics) (*Local, e
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	st, err := bolt.Open(filepath.Join(dir, "store.db"))
+	st, err := bolt.Open(filepath.Join(dir, "store.db"), bolt.WithRetention(cfg.Retention()))
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +147,7 @@ func (l *Local) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	})
 	g.Go(func() error { return worker.RunLocal(gctx, l.queue, l.worker) })
+	g.Go(func() error { l.purge(gctx); return nil })
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -164,6 +165,28 @@ func isLoopback(a net.Addr) bool {
 		return ta.IP.IsLoopback()
 	}
 	return false
+}
+
+// purgeEvery is how often serve deletes the jobs and results past their
+// retention (Open also does, at start-up).
+const purgeEvery = time.Hour
+
+// purge runs the store's Purge every purgeEvery until ctx ends.
+func (l *Local) purge(ctx context.Context) {
+	t := time.NewTicker(purgeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := l.store.Purge(); err != nil {
+				l.logger.Error("Purge of expired jobs failed", "err", err)
+			} else if n > 0 {
+				l.logger.Info("Expired jobs purged", "jobs", n)
+			}
+		}
+	}
 }
 
 // newHTTPServer returns the local server with timeouts that let no client

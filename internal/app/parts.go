@@ -61,7 +61,6 @@ func WorkerConfig(cfg config.Config) worker.Config {
 		ProbeBudget: cfg.SMTPTimeout + worker.DefaultProbeMargin,
 		BackendName: cfg.BackendName,
 		LogEmails:   cfg.LogEmails,
-		QueueURL:    cfg.Storage.SQSQueueURL,
 	}
 }
 

@@ -163,11 +163,15 @@ func LocalLimiter(cfg config.Config) *politeness.Local {
 // SharedLimiter is the politeness of many Lambda instances: the RCPT budget
 // per MX host and minute lives in a shared counter (DynamoDB), the session
 // cap per instance (SQS MaximumConcurrency bounds the instances).
-func SharedLimiter(cfg config.Config, c politeness.Counter) (*politeness.Shared, error) {
+// The clock (nil: the system's) and the window length (0: a minute) are
+// for measurements.
+func SharedLimiter(cfg config.Config, sched politeness.Scheduler, clock politeness.Clock, window time.Duration) (*politeness.Shared, error) {
 	return politeness.NewShared(politeness.SharedConfig{
-		Counter:         c,
+		Scheduler:       sched,
 		SessionsPerHost: cfg.Worker.PerMXConcurrency(),
 		RcptsPerMinute:  rcptLimit(cfg),
+		Clock:           clock,
+		Window:          window,
 	})
 }
 

@@ -62,6 +62,7 @@ type Config struct {
 	Worker   Worker   `toml:"worker"`   // [worker], [worker.rabbitmq]
 
 	CacheTTL       time.Duration `toml:"cache_ttl" unit:"s"`     // result cache; 0 (the default) disables
+	RetentionDays  int           `toml:"retention_days"`         // jobs and results are deleted after this
 	AllowPrivateMX bool          `toml:"allow_private_mx"`       // probe MX hosts on private addresses
 	AllowDirect    bool          `toml:"allow_direct"`           // probe without a proxy
 	DNS            []string      `toml:"dns"`                    // resolvers as host:port; empty: the system's
@@ -208,6 +209,9 @@ type Storage struct {
 	ExportBucket string `toml:"export_bucket"`
 }
 
+// Retention is how long jobs and results are kept.
+func (c Config) Retention() time.Duration { return time.Duration(c.RetentionDays) * 24 * time.Hour }
+
 // AWS reports whether the AWS back ends (DynamoDB and SQS) are configured.
 func (s Storage) AWS() bool { return s.DynamoDBTable != "" && s.SQSQueueURL != "" }
 
@@ -230,6 +234,7 @@ func Default() Config {
 			Concurrency: 10, RcptsPerMinutePerMX: 60, RecipientsPerSession: 50,
 			RabbitMQ: RabbitMQ{Concurrency: 2},
 		},
+		RetentionDays: 30,
 		LogLevel:      "info",
 		InlineBudget:  25 * time.Second,
 		GravatarURL:   "https://www.gravatar.com",

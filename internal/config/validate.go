@@ -51,6 +51,9 @@ func (c Config) Validate() error {
 	if c.CacheTTL < 0 {
 		add(invalid("cache_ttl", "must be ≥ 0, got %s", c.CacheTTL))
 	}
+	if c.RetentionDays < 1 || c.RetentionDays > 3650 {
+		add(invalid("retention_days", "must be between 1 and 3650, got %d", c.RetentionDays))
+	}
 	if c.GravatarURL != "" && !strings.HasPrefix(c.GravatarURL, "https://") && !strings.HasPrefix(c.GravatarURL, "http://") {
 		add(invalid("gravatar_url", "must be an http(s) URL, got %q", c.GravatarURL))
 	}

@@ -19,9 +19,16 @@
 // early) are given back to the host's budget.
 //
 // Local keeps both limits in one process (the CLI, the local server, one
-// Lambda instance). Shared keeps the RCPT rate across processes in a
-// Counter (DynamoDB in production: one atomic UpdateItem ADD per session)
-// and the session cap per process. Unlimited switches a limit off.
+// Lambda instance). Shared books each MX host's RCPT time across processes
+// in a Scheduler (DynamoDB in production: one conditional UpdateItem per
+// session) and keeps the session cap per process. Unlimited switches a
+// limit off.
+//
+// A caller that can come back later (the queue worker) puts a Deferral in
+// its context: a session whose budget is booked past the Deferral's
+// MaxWait is postponed (Acquire fails with a *PostponedError saying when)
+// instead of waited for, and its booking travels with the work as a
+// Credit, spent when the work comes back (see deferral.go).
 package politeness
 
 import (

@@ -99,14 +99,15 @@ func (l *Local) Acquire(ctx context.Context, mxHost string, rcpts int) (release 
 			return nil, fmt.Errorf("politeness: wait for a session slot at %s: %w", key, err)
 		}
 	}
-	if err := l.take(ctx, h, rcpts); err != nil {
+	booked, err := l.take(ctx, h, key, rcpts)
+	if err != nil {
 		l.free(h)
 		return nil, fmt.Errorf("politeness: wait for RCPT budget at %s: %w", key, err)
 	}
 	var once sync.Once
 	return func(sent int) {
 		once.Do(func() {
-			l.refund(h, rcpts-sent)
+			l.refund(h, min(booked, rcpts-sent))
 			l.free(h)
 		})
 	}, nil
@@ -164,27 +165,51 @@ func (l *Local) spendCredit(h *hostState, n int) int {
 	return c
 }
 
-// take waits until n RCPT tokens are granted.
-func (l *Local) take(ctx context.Context, h *hostState, n int) error {
-	if h.lim != nil {
-		n -= l.spendCredit(h, n)
+// take waits until n RCPT tokens are granted, and returns how many it took
+// from the bucket (the rest came from credits). With a Deferral in ctx, a
+// wait longer than its MaxWait postpones the session instead: the tokens
+// stay taken, as the Deferral's credit.
+func (l *Local) take(ctx context.Context, h *hostState, key string, n int) (int, error) {
+	if h.lim == nil {
+		return 0, nil
 	}
-	for h.lim != nil && n > 0 {
-		k := min(n, l.burst)
-		now := l.clock.Now()
+	now := l.clock.Now()
+	n -= l.spendCredit(h, n)
+	if d := deferralFrom(ctx); d != nil && n > 0 {
+		n -= d.spend(key, n, now)
+	}
+	var rs []*rate.Reservation
+	var wait time.Duration
+	for left := n; left > 0; {
+		k := min(left, l.burst)
 		r := h.lim.ReserveN(now, k)
 		if !r.OK() {
-			return fmt.Errorf("%d tokens exceed the burst of %d", k, l.burst)
+			cancelAll(rs, now)
+			return 0, fmt.Errorf("%d tokens exceed the burst of %d", k, l.burst)
 		}
-		if d := r.DelayFrom(now); d > 0 {
-			if err := l.clock.Sleep(ctx, d); err != nil {
-				r.CancelAt(l.clock.Now())
-				return err
-			}
-		}
-		n -= k
+		rs = append(rs, r)
+		wait = max(wait, r.DelayFrom(now))
+		left -= k
 	}
-	return nil
+	if n == 0 {
+		return 0, nil
+	}
+	if err := postpone(ctx, key, n, now.Add(wait), now); err != nil {
+		return 0, err
+	}
+	if wait > 0 {
+		if err := l.clock.Sleep(ctx, wait); err != nil {
+			cancelAll(rs, l.clock.Now())
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+func cancelAll(rs []*rate.Reservation, at time.Time) {
+	for i := len(rs) - 1; i >= 0; i-- {
+		rs[i].CancelAt(at)
+	}
 }
 
 func (l *Local) enter(key string) *hostState {

@@ -38,8 +38,7 @@ func TestRefundUnsentRcpts(t *testing.T) {
 	})
 	t.Run("shared", func(t *testing.T) {
 		clk := newFakeClock()
-		counter := politeness.NewMemoryCounter(clk)
-		s, err := politeness.NewShared(politeness.SharedConfig{Counter: counter, RcptsPerMinute: 10, Clock: clk})
+		s, err := politeness.NewShared(politeness.SharedConfig{Scheduler: politeness.NewMemoryScheduler(clk), RcptsPerMinute: 10, Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,5 +84,39 @@ func TestDeferHoldsTheHost(t *testing.T) {
 	defer cancel()
 	if _, err := l.Acquire(ctx, "mx.deferred.test.", 1); !errors.Is(err, politeness.ErrDeferred) {
 		t.Errorf("Acquire = %v, want ErrDeferred at once", err)
+	}
+}
+
+// TestLocalPostpones: the in-process limiter postpones like Shared: the
+// tokens of a session that would wait past the Deferral's MaxWait are
+// taken as a credit, which the session spends when it comes back.
+func TestLocalPostpones(t *testing.T) {
+	clk := newFakeClock()
+	l := politeness.NewLocal(politeness.LocalConfig{RcptsPerMinute: 60, Burst: 10, Clock: clk})
+	d := politeness.NewDeferral(5*time.Second, nil)
+	ctx := politeness.WithDeferral(context.Background(), d)
+	release, err := l.Acquire(ctx, "mx.test.", 10) // the burst
+	if err != nil {
+		t.Fatal(err)
+	}
+	release(10)
+	_, err = l.Acquire(ctx, "mx.test.", 30)
+	var pe *politeness.PostponedError
+	if !errors.As(err, &pe) || !pe.Until.Equal(clk.Now().Add(30*time.Second)) {
+		t.Fatalf("Acquire = %v, want postponed by 30 s", err)
+	}
+	credits := d.Booked()
+	if len(credits) != 1 || credits[0].RCPTs != 30 {
+		t.Fatalf("credits %+v, want 30 RCPTs", credits)
+	}
+	clk.Sleep(context.Background(), 30*time.Second)
+	before := clk.Slept()
+	release, err = l.Acquire(politeness.WithDeferral(context.Background(), politeness.NewDeferral(5*time.Second, credits)), "mx.test.", 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release(30)
+	if clk.Slept() != before {
+		t.Errorf("waited %v with the credit", clk.Slept()-before)
 	}
 }

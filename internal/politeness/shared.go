@@ -4,58 +4,67 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 )
 
-// window is the length of Shared's fixed RCPT windows.
-const window = time.Minute
+// DefaultWindow is the period RcptsPerMinute is counted over: a minute.
+const DefaultWindow = time.Minute
 
-// Counter is a counter shared by every process, e.g. a DynamoDB item
-// updated with "ADD n" and ReturnValues UPDATED_NEW, which is atomic.
-type Counter interface {
-	// IncrBy adds n (which may be negative) to the counter at key,
-	// creating it at 0, and returns the new total. expires says when the
-	// key is no longer needed (a TTL attribute; readers need not check it,
-	// since a window's key is never reused).
-	IncrBy(ctx context.Context, key string, n int64, expires time.Time) (int64, error)
+// Scheduler books time on a resource shared by every process, e.g. a
+// DynamoDB item holding the end of the last booking (GCRA's "theoretical
+// arrival time"), moved with conditional updates.
+type Scheduler interface {
+	// Reserve books cost of key's time and returns when the booking
+	// starts: at now, or when the last booking ends if that is later.
+	// expires says when the key is no longer needed.
+	Reserve(ctx context.Context, key string, cost time.Duration, now, expires time.Time) (time.Time, error)
+	// Unreserve gives back the last back of a booking that ends at end,
+	// unless a later booking was made since (then it does nothing).
+	Unreserve(ctx context.Context, key string, end time.Time, back time.Duration) error
 }
 
 // SharedConfig configures a Shared limiter.
 type SharedConfig struct {
-	// Counter holds the RCPT counts; required.
-	Counter Counter
-	// RcptsPerMinute is the RCPT limit per MX host and UTC minute across
-	// every process; 0 means DefaultRcptsPerMinute, Unlimited none.
+	// Scheduler books the RCPT budgets; required.
+	Scheduler Scheduler
+	// RcptsPerMinute is the RCPT rate per MX host across every process;
+	// 0 means DefaultRcptsPerMinute, Unlimited none.
 	RcptsPerMinute int
 	// SessionsPerHost caps concurrent sessions per MX host in this
 	// process; 0 means DefaultSessionsPerHost, Unlimited none.
 	SessionsPerHost int
 	// MaxHosts bounds the hosts the session cap remembers.
 	MaxHosts int
-	// KeyPrefix starts every counter key; default "politeness#".
+	// KeyPrefix starts every key; default "politeness#".
 	KeyPrefix string
+	// Window is the period RcptsPerMinute counts, DefaultWindow when zero.
+	// Only compressed-time measurements (make cost) shorten it.
+	Window time.Duration
 	// Clock is SystemClock when nil.
 	Clock Clock
 }
 
 // Shared is a Limiter for many processes, such as concurrent Lambda
-// invocations: the RCPT rate per MX host is a fixed one-minute window
-// counted in a Counter, and the session cap is a Local one per process.
+// invocations. Each MX host's RCPTs are booked in a Scheduler: a session
+// of n RCPTs books n×(minute/RcptsPerMinute) of the host's time, starting
+// when the previous booking ends (or now), and waits until its booking
+// starts. Sessions of all processes are thus spaced so that the host sees
+// RcptsPerMinute on average, and any minute at most RcptsPerMinute plus
+// the RCPTs of one session. Each session costs one conditional update.
 //
-// Cross-process session concurrency per MX host is therefore bounded by
-// the number of processes times SessionsPerHost: for the SQS worker, the
-// event source mapping's MaximumConcurrency times SessionsPerHost. Set
-// MaximumConcurrency with that product in mind.
+// A caller with a Deferral in its context does not wait longer than its
+// MaxWait: its booking stands, and Acquire fails with a *PostponedError
+// saying when it starts (see Deferral).
 //
-// A fixed window lets up to twice the limit through in a minute that
-// straddles two windows; in exchange each session costs one atomic update.
-// When a window is full, Acquire gives its count back (so smaller sessions
-// still fit) and waits for the next window, for as long as ctx allows.
-// A Counter failure fails Acquire: the limit is never skipped.
+// The session cap is a Local one per process, so cross-process session
+// concurrency per MX host is bounded by the number of processes times
+// SessionsPerHost: for the SQS worker, the event source mapping's
+// MaximumConcurrency times SessionsPerHost. A Scheduler failure fails
+// Acquire: the limit is never skipped.
 type Shared struct {
-	counter  Counter
-	limit    int64 // 0: no RCPT limit
+	sched    Scheduler
+	limit    int           // 0: no RCPT limit
+	interval time.Duration // the host time one RCPT books
 	prefix   string
 	clock    Clock
 	sessions *Local
@@ -63,14 +72,14 @@ type Shared struct {
 
 // NewShared returns a Shared limiter.
 func NewShared(cfg SharedConfig) (*Shared, error) {
-	if cfg.Counter == nil {
-		return nil, errors.New("politeness: a shared limiter needs a counter")
+	if cfg.Scheduler == nil {
+		return nil, errors.New("politeness: a shared limiter needs a scheduler")
 	}
 	s := &Shared{
-		counter: cfg.Counter,
-		limit:   int64(limit(cfg.RcptsPerMinute, DefaultRcptsPerMinute)),
-		prefix:  cfg.KeyPrefix,
-		clock:   cfg.Clock,
+		sched:  cfg.Scheduler,
+		limit:  limit(cfg.RcptsPerMinute, DefaultRcptsPerMinute),
+		prefix: cfg.KeyPrefix,
+		clock:  cfg.Clock,
 		sessions: NewLocal(LocalConfig{SessionsPerHost: cfg.SessionsPerHost, RcptsPerMinute: Unlimited,
 			MaxHosts: cfg.MaxHosts, Clock: cfg.Clock}),
 	}
@@ -80,29 +89,70 @@ func NewShared(cfg SharedConfig) (*Shared, error) {
 	if s.clock == nil {
 		s.clock = SystemClock{}
 	}
+	window := cfg.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	if s.limit > 0 {
+		s.interval = window / time.Duration(s.limit)
+	}
 	return s, nil
 }
 
-// refundTimeout bounds giving back unsent RCPTs to the shared counter.
+// refundTimeout bounds giving back unsent RCPTs.
 const refundTimeout = 2 * time.Second
 
-// Acquire waits for a session slot in this process, then for room for
-// rcpts RCPTs in the current window across all processes. A session of
-// more RCPTs than the limit takes them from successive windows. release
-// gives back, to the windows that counted them, the RCPTs the session did
-// not send.
+// Acquire waits for a session slot in this process, then books rcpts
+// RCPTs of the host's time across all processes and waits until the
+// booking starts (or spends credits of ctx's Deferral, or postpones the
+// session). release gives back the RCPTs the session did not send, when
+// no later booking was made meanwhile.
 func (s *Shared) Acquire(ctx context.Context, mxHost string, rcpts int) (release func(sent int), err error) {
 	free, err := s.sessions.Acquire(ctx, mxHost, 0)
 	if err != nil {
 		return nil, err
 	}
-	charged, err := s.take(ctx, hostKey(mxHost), int64(rcpts))
+	if s.limit == 0 || rcpts <= 0 {
+		return free, nil
+	}
+	host := hostKey(mxHost)
+	now := s.clock.Now()
+	n := rcpts
+	if d := deferralFrom(ctx); d != nil {
+		n -= d.spend(host, rcpts, now)
+	}
+	if n == 0 {
+		return free, nil
+	}
+	key := s.prefix + host
+	cost := time.Duration(n) * s.interval
+	start, err := s.sched.Reserve(ctx, key, cost, now, now.Add(cost+DefaultWindow))
 	if err != nil {
+		free(0)
+		return nil, fmt.Errorf("politeness: book RCPTs at %s: %w", host, err)
+	}
+	end := start.Add(cost)
+	if err := postpone(ctx, host, n, start, now); err != nil {
 		free(0)
 		return nil, err
 	}
+	if dl, ok := ctx.Deadline(); ok && dl.Before(start) {
+		s.unreserve(key, end, cost)
+		free(0)
+		return nil, fmt.Errorf("politeness: RCPT budget at %s booked from %s, after the deadline: %w",
+			host, start.UTC().Format(time.RFC3339), ErrDeferred)
+	}
+	if wait := start.Sub(now); wait > 0 {
+		if err := s.clock.Sleep(ctx, wait); err != nil {
+			s.unreserve(key, end, cost)
+			free(0)
+			return nil, fmt.Errorf("politeness: wait for the RCPT budget at %s: %w", host, err)
+		}
+	}
 	return func(sent int) {
-		s.refund(charged, int64(rcpts-sent))
+		if unsent := n - max(0, sent-(rcpts-n)); unsent > 0 {
+			s.unreserve(key, end, time.Duration(unsent)*s.interval)
+		}
 		free(0)
 	}, nil
 }
@@ -111,60 +161,10 @@ func (s *Shared) Acquire(ctx context.Context, mxHost string, rcpts int) (release
 // Local.Defer). Other processes learn of the deferral from the host.
 func (s *Shared) Defer(mxHost string, until time.Time) { s.sessions.Defer(mxHost, until) }
 
-// charge is RCPTs counted in one window.
-type charge struct {
-	key     string
-	n       int64
-	expires time.Time
-}
-
-// refund takes n RCPTs back from the windows charged, the latest first.
-// Best effort: a lost refund only makes a window stricter.
-func (s *Shared) refund(charged []charge, n int64) {
-	if n <= 0 {
-		return
-	}
+// unreserve gives back the last back of a booking ending at end. Best
+// effort: a lost refund only makes the host's budget stricter.
+func (s *Shared) unreserve(key string, end time.Time, back time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), refundTimeout)
 	defer cancel()
-	for i := len(charged) - 1; i >= 0 && n > 0; i-- {
-		k := min(n, charged[i].n)
-		_, _ = s.counter.IncrBy(ctx, charged[i].key, -k, charged[i].expires)
-		n -= k
-	}
-}
-
-func (s *Shared) take(ctx context.Context, host string, n int64) ([]charge, error) {
-	var charged []charge
-	for s.limit > 0 && n > 0 {
-		k := min(n, s.limit)
-		now := s.clock.Now()
-		start := now.Truncate(window)
-		end := start.Add(window)
-		key := s.prefix + host + "#" + strconv.FormatInt(start.Unix(), 10)
-		total, err := s.counter.IncrBy(ctx, key, k, end.Add(window))
-		if err != nil {
-			s.refund(charged, sum(charged))
-			return nil, fmt.Errorf("politeness: count RCPTs at %s: %w", host, err)
-		}
-		if total <= s.limit {
-			charged = append(charged, charge{key: key, n: k, expires: end.Add(window)})
-			n -= k
-			continue
-		}
-		// Best effort: a lost refund only makes this window stricter.
-		_, _ = s.counter.IncrBy(context.WithoutCancel(ctx), key, -k, end.Add(window))
-		if err := s.clock.Sleep(ctx, end.Sub(now)); err != nil {
-			s.refund(charged, sum(charged))
-			return nil, fmt.Errorf("politeness: wait for the next RCPT window at %s: %w", host, err)
-		}
-	}
-	return charged, nil
-}
-
-func sum(cs []charge) int64 {
-	var n int64
-	for _, c := range cs {
-		n += c.n
-	}
-	return n
+	_ = s.sched.Unreserve(ctx, key, end, back)
 }

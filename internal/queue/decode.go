@@ -102,6 +102,11 @@ func validate(m Message) error {
 	case !objectOrAbsent(m.Webhook):
 		return decodeErr(ReasonSchema, "webhook is not an object")
 	}
+	for _, c := range m.Credits {
+		if c.Host == "" || c.RCPTs < 1 || c.At.IsZero() {
+			return decodeErr(ReasonSchema, "credit %+v: want a host, rcpts ≥ 1 and at", c)
+		}
+	}
 	// Items may be of several domains: Batch packs small domains together
 	// and the worker's VerifyBatch groups them by domain again.
 	seen := make(map[int]bool, len(m.Items))

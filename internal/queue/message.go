@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // Version is the message schema version this package writes and reads.
@@ -65,9 +67,22 @@ type Message struct {
 	Request json.RawMessage `json:"request,omitempty"`
 	// Webhook is Reacher's {"on_each_email":{"url","headers","extra"}}.
 	Webhook json.RawMessage `json:"webhook,omitempty"`
-	// Attempt counts the reschedules so far (informational: the retry
-	// policy reads each item's Retry).
+	// Attempt counts the times the message's items were sent back to the
+	// queue (the retry policy reads each item's Retry). With the items'
+	// indices it is the message's identity: the key under which its
+	// results are stored once (store.MessageKey, see Key).
 	Attempt int `json:"attempt"`
+	// Credits are the per-MX politeness budget booked for the items: a
+	// worker whose sessions would have waited long for it sent them back,
+	// delayed until the booking starts, with the booking.
+	Credits []Credit `json:"credits,omitempty"`
+}
+
+// Credit is RCPT budget at an MX host booked from At on.
+type Credit struct {
+	Host  string    `json:"host"`
+	RCPTs int       `json:"rcpts"`
+	At    time.Time `json:"at"`
 }
 
 // Item is one address and its position in the job's input.
@@ -96,6 +111,20 @@ type RetryState struct {
 	// AvoidProxy is the proxy (host:port) the last check failed through;
 	// the retry goes through another when there is one.
 	AvoidProxy string `json:"avoid_proxy,omitempty"`
+	// Reason is why the item waits (greylisted, temporary, connection,
+	// politeness, deadline): what the job status reports.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Key is the message's identity in the store: its attempt and the
+// indices of its items (store.MessageKey). Deliveries of one message share
+// it; a message sent back with some of its items has another.
+func (m Message) Key() string {
+	idx := make([]int, len(m.Items))
+	for i, it := range m.Items {
+		idx[i] = it.Index
+	}
+	return store.MessageKey(m.Attempt, idx)
 }
 
 // Delivery is a received message. When the body is not a valid message, Err

@@ -4,6 +4,13 @@
 // subpackages: dynamo (Amazon DynamoDB) and bolt (an embedded bbolt file);
 // storetest holds the contract test suite both pass.
 //
+// Results are written by queue message, not by address: each delivery of a
+// message stores the final results it reached together (StoreResults, the
+// first write for a message key wins) and then settles the message's
+// outcome (Settle: which indices it stored, and which it handed back to the
+// queue, in parts, for what reason). A job's counters and its results in
+// input order are read from the outcomes (see steps.go).
+//
 // Consumers (the API, the worker) declare the small interfaces they need;
 // this package declares none, so it has no AWS or bbolt imports.
 package store
@@ -44,9 +51,9 @@ const (
 // index survives a round trip through JSON numbers in any language.
 const MaxIndex = 1<<53 - 1
 
-// ShardSize is how many consecutive indices share one counter shard
-// (Index / ShardSize). Implementations that shard counters use it.
-const ShardSize = 1000
+// DefaultRetention is how long jobs and results are kept when a store is
+// given no retention: addresses are personal data.
+const DefaultRetention = 30 * 24 * time.Hour
 
 // Job is a bulk verification job: Total addresses, of which Processed have a
 // final result. Processed, Summary and FinishedAt are computed by the store
@@ -63,31 +70,14 @@ type Job struct {
 	SingleShot bool    `json:"single_shot,omitempty"`
 	Processed  int     `json:"total_processed"`
 	Summary    Summary `json:"summary"`
-	// Waiting counts the addresses without a result that wait for a
-	// delayed retry (SetWaiting), and NextRetryAt is when the earliest is
-	// due; both computed by the store.
-	Waiting     int        `json:"waiting_for_retry"`
-	NextRetryAt *time.Time `json:"next_retry_at"`
-}
-
-// Wait says that the address at Index of a job waits for a retry due at
-// Due (see SetWaiting).
-type Wait struct {
-	Index int
-	Due   time.Time
-}
-
-// CheckWaits validates the arguments of SetWaiting.
-func CheckWaits(jobID string, waits []Wait) error {
-	if jobID == "" {
-		return fmt.Errorf("%w: empty job id", ErrInvalid)
-	}
-	for _, w := range waits {
-		if w.Index < 0 || w.Index > MaxIndex {
-			return fmt.Errorf("%w: index %d out of [0, %d]", ErrInvalid, w.Index, MaxIndex)
-		}
-	}
-	return nil
+	// Waiting counts the addresses handed back to the queue to be
+	// checked later (a retry, the politeness budget, the end of an
+	// invocation), WaitingReasons splits them by reason (Part.Reason), and
+	// NextRetryAt is when the earliest is due; all computed by the store
+	// from the outcomes of the job's messages.
+	Waiting        int            `json:"waiting_for_retry"`
+	WaitingReasons map[string]int `json:"waiting_reasons,omitempty"`
+	NextRetryAt    *time.Time     `json:"next_retry_at"`
 }
 
 // Status returns StatusCompleted once every address has a final result.

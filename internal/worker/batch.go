@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/mailprobe/mailprobe/engine"
 )
 
@@ -18,9 +16,6 @@ type BatchVerifier interface {
 	VerifyBatch(ctx context.Context, reqs []engine.Request) ([]engine.Result, error)
 }
 
-// storeLimit bounds the concurrent result writes of one domain group.
-const storeLimit = 8
-
 // storeMargin is kept free before the deadline to store what the batch
 // concluded: the engine's sessions end this long before ctx's deadline.
 const storeMargin = 5 * time.Second
@@ -30,7 +25,8 @@ const storeMargin = 5 * time.Second
 // domain and one global slot; the engine's per-MX limiter bounds the
 // sessions it opens. Items the batch could not conclude before the
 // deadline are unfinished, so the message is delivered again and only they
-// are probed again. The concluded results are stored, then posted.
+// are checked again. The message's results are stored together once
+// every group is done.
 func (j *job) runBatch(work, start context.Context, bv BatchVerifier, g domainGroup, outs []outcome) {
 	release, ok := j.claim(work, start, g.domain)
 	if !ok {
@@ -53,20 +49,13 @@ func (j *job) runBatch(work, start context.Context, bv BatchVerifier, g domainGr
 		markUnfinished(outs, g.idx)
 		return
 	}
-	var stores errgroup.Group
-	stores.SetLimit(storeLimit)
 	for k, i := range g.idx {
 		if notFinal[k] {
 			outs[i] = outcome{state: unfinished}
 			continue
 		}
-		stores.Go(func() error {
-			outs[i] = j.conclude(work, j.msg.Items[i], results[k], results[k].Debug.Duration.Std())
-			return nil
-		})
+		outs[i] = j.conclude(work, j.msg.Items[i], results[k], results[k].Debug.Duration.Std())
 	}
-	_ = stores.Wait() // conclude reports through outs, never an error
-	j.postAll(work, g.idx, outs)
 }
 
 // verifyBatch runs bv under a context that ends storeMargin before ctx's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/webhook"
@@ -189,7 +190,7 @@ func TestHandleSQSEndsBeforeDeadline(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), tt.deadline)
 			defer cancel()
 			deadline, _ := ctx.Deadline()
-			resp, err := w.HandleSQS(ctx, sqsEvent(t, msgs...))
+			resp, err := handleSQS(w, ctx, sqsEvent(t, msgs...), sqslambda.Config{})
 			if now := time.Now(); !now.Before(deadline) {
 				t.Errorf("HandleSQS returned %v after the deadline", now.Sub(deadline))
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
@@ -51,142 +52,152 @@ func failedIDs(resp events.SQSEventResponse) []string {
 }
 
 func TestCancelledMidBatchThenRedelivered(t *testing.T) {
-	e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Delay: time.Millisecond})
-	e.addDomains("a.test", "b.test")
-	list, want := split(40, "a.test", "b.test")
-	msgs := e.job("job-cancel", list, nil, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	g := &gauge{next: e.verifier(nil), after: func(calls int) {
-		if calls == 7 {
-			cancel() // the Lambda is stopped mid-batch
+	onStores(t, func(t *testing.T, newEnv envMaker) {
+		e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Delay: time.Millisecond})
+		e.addDomains("a.test", "b.test")
+		list, want := split(40, "a.test", "b.test")
+		msgs := e.job("job-cancel", list, nil, 10)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		g := &gauge{next: e.verifier(nil), after: func(calls int) {
+			if calls == 7 {
+				cancel() // the Lambda is stopped mid-batch
+			}
+		}}
+		w := e.worker(worker.Config{Concurrency: 3, PerDomain: 2}, g, nil, nil)
+		ev := sqsEvent(t, msgs...)
+		resp, err := handleSQS(w, ctx, ev, sqslambda.Config{Concurrency: 3})
+		if err != nil {
+			t.Fatalf("HandleSQS returned %v; record problems must not fail the batch", err)
 		}
-	}}
-	w := e.worker(worker.Config{Concurrency: 3, PerDomain: 2}, g, nil, nil)
-	ev := sqsEvent(t, msgs...)
-	resp, err := w.HandleSQS(ctx, ev)
-	if err != nil {
-		t.Fatalf("HandleSQS returned %v; record problems must not fail the batch", err)
-	}
-	if len(resp.BatchItemFailures) == 0 {
-		t.Fatal("no batch item failure after cancellation mid-batch")
-	}
-	recs, _ := e.store.ListResults(context.Background(), "job-cancel", 0, 100)
-	if len(recs) == 0 || len(recs) == len(list) {
-		t.Fatalf("%d results stored before the redelivery; want some but not all", len(recs))
-	}
-	_, _, before := g.stats()
+		if len(resp.BatchItemFailures) == 0 {
+			t.Fatal("no batch item failure after cancellation mid-batch: the records not started must come back")
+		}
+		recs, _ := e.store.ListResults(context.Background(), "job-cancel", 0, 100)
+		if len(recs) == 0 || len(recs) == len(list) {
+			t.Fatalf("%d results stored before the redelivery; want some but not all", len(recs))
+		}
+		_, _, before := g.stats()
 
-	// SQS redelivers the failed records (and, say, one that had succeeded).
-	var again events.SQSEvent
-	failed := strings.Join(failedIDs(resp), ",")
-	for _, r := range ev.Records {
-		if strings.Contains(failed, r.MessageId) || r.MessageId == "msg-0" {
-			again.Records = append(again.Records, r)
+		// SQS redelivers the failed records (and, say, one that had succeeded).
+		var again events.SQSEvent
+		failed := strings.Join(failedIDs(resp), ",")
+		for _, r := range ev.Records {
+			if strings.Contains(failed, r.MessageId) || r.MessageId == "msg-0" {
+				again.Records = append(again.Records, r)
+			}
 		}
-	}
-	w2 := e.worker(worker.Config{Concurrency: 3, PerDomain: 2}, g, nil, nil)
-	resp, err = w2.HandleSQS(context.Background(), again)
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("redelivery: %+v, %v", resp, err)
-	}
-	e.assertExact("job-cancel", list, want)
-	if _, _, after := g.stats(); after-before > len(list)-len(recs) {
-		t.Errorf("redelivery verified %d addresses; only %d were missing", after-before, len(list)-len(recs))
-	}
+		w2 := e.worker(worker.Config{Concurrency: 3, PerDomain: 2, RetryDelay: time.Millisecond, ResendGrace: time.Second}, g, nil, nil)
+		resp, err = handleSQS(w2, context.Background(), again, sqslambda.Config{Concurrency: 3})
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("redelivery: %+v, %v", resp, err)
+		}
+		// What the stopped records left undone was sent back to the queue.
+		e.runLocal(w2, "job-cancel")
+		e.assertExact("job-cancel", list, want)
+		if _, _, after := g.stats(); after-before > len(list)-len(recs) {
+			t.Errorf("redelivery verified %d addresses; only %d were missing", after-before, len(list)-len(recs))
+		}
+	})
 }
 
 func TestSameMessageDeliveredTwiceConcurrently(t *testing.T) {
-	e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Delay: time.Millisecond})
-	e.addDomains("one.test")
-	hook := startHookReceiver(t)
-	list, want := split(30, "one.test")
-	msgs := e.job("job-twice", list, nil, 100)
-	msgs[0].Webhook = json.RawMessage(`{"on_each_email":{"url":"` + hook.URL + `"}}`)
-	// Two Lambda instances: two workers over the same store.
-	var wg sync.WaitGroup
-	reps := make([]worker.Report, 2)
-	for i := range reps {
-		w := e.worker(worker.Config{}, e.verifier(nil), nil, webhook.New(webhook.Options{}))
-		wg.Go(func() {
-			var err error
-			if reps[i], err = w.Process(context.Background(), msgs[0]); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	for i, r := range reps {
-		if r.Done != len(list) {
-			t.Errorf("delivery %d: report %+v, want Done %d", i, r, len(list))
+	onStores(t, func(t *testing.T, newEnv envMaker) {
+		e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Delay: time.Millisecond})
+		e.addDomains("one.test")
+		hook := startHookReceiver(t)
+		list, want := split(30, "one.test")
+		msgs := e.job("job-twice", list, nil, 100)
+		msgs[0].Webhook = json.RawMessage(`{"on_each_email":{"url":"` + hook.URL + `"}}`)
+		// Two Lambda instances: two workers over the same store.
+		var wg sync.WaitGroup
+		reps := make([]worker.Report, 2)
+		for i := range reps {
+			w := e.worker(worker.Config{}, e.verifier(nil), nil, webhook.New(webhook.Options{}))
+			wg.Go(func() {
+				var err error
+				if reps[i], err = w.Process(context.Background(), msgs[0]); err != nil {
+					t.Error(err)
+				}
+			})
 		}
-	}
-	e.assertExact("job-twice", list, want)
-	if got := len(hook.received()); got != len(list) {
-		t.Errorf("%d webhook posts, want one per address (%d)", got, len(list))
-	}
+		wg.Wait()
+		for i, r := range reps {
+			if r.Done != len(list) {
+				t.Errorf("delivery %d: report %+v, want Done %d", i, r, len(list))
+			}
+		}
+		e.assertExact("job-twice", list, want)
+		if got := len(hook.received()); got != len(list) {
+			t.Errorf("%d webhook posts, want one per address (%d)", got, len(list))
+		}
+	})
 }
 
 func TestGreylistingRescheduledThenSucceeds(t *testing.T) {
-	e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Greylist: 1})
-	e.addDomains("grey.test")
-	list := []string{"ok-1@grey.test", "ok-2@grey.test", "ok-3@grey.test"}
-	msgs := e.job("job-grey", list, nil, 10)
-	rq := &recordingQueue{next: e.queue}
-	// The recording queue delivers at once; the worker's clock jumps past
-	// the retry's due time instead of the test waiting for it.
-	var skew atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	w := e.worker(worker.Config{Now: now}, e.verifier(nil), rq, nil)
+	onStores(t, func(t *testing.T, newEnv envMaker) {
+		e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Greylist: 1})
+		e.addDomains("grey.test")
+		list := []string{"ok-1@grey.test", "ok-2@grey.test", "ok-3@grey.test"}
+		msgs := e.job("job-grey", list, nil, 10)
+		rq := &recordingQueue{next: e.queue}
+		// The recording queue delivers at once; the worker's clock jumps past
+		// the retry's due time instead of the test waiting for it.
+		var skew atomic.Int64
+		now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		w := e.worker(worker.Config{Now: now}, e.verifier(nil), rq, nil)
 
-	rep, err := w.Process(context.Background(), msgs[0])
-	if err != nil || rep != (worker.Report{Rescheduled: 3}) {
-		t.Fatalf("first delivery: %+v, %v; want Rescheduled 3", rep, err)
-	}
-	skew.Store(int64(2 * time.Minute))
-	delays, sent := rq.sent()
-	// smtptest says "try again in 60 seconds": more than the 30 s base.
-	if len(delays) != 1 || delays[0] != 60*time.Second {
-		t.Errorf("reschedule delays %v, want one of 60s", delays)
-	}
-	if len(sent) != 1 || sent[0].Attempt != 1 || len(sent[0].Items) != 3 || sent[0].JobID != "job-grey" {
-		t.Fatalf("rescheduled message %+v, want job-grey attempt 1 with 3 items", sent)
-	}
-	for _, it := range sent[0].Items {
-		if r := it.Retry; r == nil || r.Temporary != 1 || r.FirstTemporary == nil {
-			t.Errorf("item %d rescheduled with retry state %+v, want one temporary answer recorded", it.Index, r)
+		rep, err := w.Process(context.Background(), msgs[0])
+		if err != nil || rep != (worker.Report{Rescheduled: 3}) {
+			t.Fatalf("first delivery: %+v, %v; want Rescheduled 3", rep, err)
 		}
-	}
-	if j, _ := e.store.GetJob(context.Background(), "job-grey"); j.Waiting != 3 || j.NextRetryAt == nil {
-		t.Errorf("job shows %d waiting, next %v; want 3 waiting for a retry", j.Waiting, j.NextRetryAt)
-	}
-	if recs, _ := e.store.ListResults(context.Background(), "job-grey", 0, 10); len(recs) != 0 {
-		t.Errorf("%d provisional results stored, want none", len(recs))
-	}
-	e.runLocal(w, "job-grey")
-	e.assertExact("job-grey", list, store.Summary{Safe: 3})
+		skew.Store(int64(2 * time.Minute))
+		delays, sent := rq.sent()
+		// smtptest says "try again in 60 seconds": more than the 30 s base.
+		if len(delays) != 1 || delays[0] != 60*time.Second {
+			t.Errorf("reschedule delays %v, want one of 60s", delays)
+		}
+		if len(sent) != 1 || sent[0].Attempt != 1 || len(sent[0].Items) != 3 || sent[0].JobID != "job-grey" {
+			t.Fatalf("rescheduled message %+v, want job-grey attempt 1 with 3 items", sent)
+		}
+		for _, it := range sent[0].Items {
+			if r := it.Retry; r == nil || r.Temporary != 1 || r.FirstTemporary == nil {
+				t.Errorf("item %d rescheduled with retry state %+v, want one temporary answer recorded", it.Index, r)
+			}
+		}
+		if j, _ := e.store.GetJob(context.Background(), "job-grey"); j.Waiting != 3 || j.NextRetryAt == nil {
+			t.Errorf("job shows %d waiting, next %v; want 3 waiting for a retry", j.Waiting, j.NextRetryAt)
+		}
+		if recs, _ := e.store.ListResults(context.Background(), "job-grey", 0, 10); len(recs) != 0 {
+			t.Errorf("%d provisional results stored, want none", len(recs))
+		}
+		e.runLocal(w, "job-grey")
+		e.assertExact("job-grey", list, store.Summary{Safe: 3})
+	})
 }
 
 func TestLastAttemptStoresUnknown(t *testing.T) {
-	e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Greylist: 100})
-	e.addDomains("grey.test")
-	list := []string{"ok-1@grey.test", "ok-2@grey.test"}
-	msgs := e.job("job-last", list, nil, 10)
-	// The retry window opened an hour ago: this check is the last.
-	first := time.Now().Add(-time.Hour)
-	for i := range msgs[0].Items {
-		msgs[0].Items[i].Retry = &queue.RetryState{Due: time.Now(), FirstTemporary: &first, Temporary: 3}
-	}
-	rq := &recordingQueue{next: e.queue}
-	w := e.worker(worker.Config{}, e.verifier(nil), rq, nil)
-	rep, err := w.Process(context.Background(), msgs[0])
-	if err != nil || rep != (worker.Report{Done: 2}) {
-		t.Fatalf("report %+v, %v; want Done 2", rep, err)
-	}
-	if delays, _ := rq.sent(); len(delays) != 0 {
-		t.Errorf("rescheduled at the last attempt: %v", delays)
-	}
-	e.assertExact("job-last", list, store.Summary{Unknown: 2})
+	onStores(t, func(t *testing.T, newEnv envMaker) {
+		e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Greylist: 100})
+		e.addDomains("grey.test")
+		list := []string{"ok-1@grey.test", "ok-2@grey.test"}
+		msgs := e.job("job-last", list, nil, 10)
+		// The retry window opened an hour ago: this check is the last.
+		first := time.Now().Add(-time.Hour)
+		for i := range msgs[0].Items {
+			msgs[0].Items[i].Retry = &queue.RetryState{Due: time.Now(), FirstTemporary: &first, Temporary: 3}
+		}
+		rq := &recordingQueue{next: e.queue}
+		w := e.worker(worker.Config{}, e.verifier(nil), rq, nil)
+		rep, err := w.Process(context.Background(), msgs[0])
+		if err != nil || rep != (worker.Report{Done: 2}) {
+			t.Fatalf("report %+v, %v; want Done 2", rep, err)
+		}
+		if delays, _ := rq.sent(); len(delays) != 0 {
+			t.Errorf("rescheduled at the last attempt: %v", delays)
+		}
+		e.assertExact("job-last", list, store.Summary{Unknown: 2})
+	})
 }
 
 func TestProxyDownRescheduledThenSucceeds(t *testing.T) {
@@ -258,10 +269,11 @@ func TestHandleSQSEventFiles(t *testing.T) {
 			}
 			var vis visibilityRecorder
 			// Metrics and EMF without Observer: the Deps of before Observer.
-			w := worker.New(worker.Config{BackendName: "test-backend", QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/mailprobe-jobs"},
+			w := worker.New(worker.Config{BackendName: "test-backend"},
 				worker.Deps{Verifier: e.verifier(nil), Store: e.store, Queue: e.queue, Webhook: webhook.New(webhook.Options{}),
-					Metrics: e.metrics, EMF: e.emf, Logger: testLogger(e.logs), Visibility: &vis})
-			resp, err := w.HandleSQS(context.Background(), ev)
+					Metrics: e.metrics, EMF: e.emf, Logger: testLogger(e.logs)})
+			resp, err := handleSQS(w, context.Background(), ev, sqslambda.Config{
+				QueueURL: "https://sqs.us-east-1.amazonaws.com/123456789012/mailprobe-jobs", Visibility: &vis})
 			if err != nil {
 				t.Fatalf("HandleSQS: %v", err)
 			}
@@ -339,39 +351,41 @@ func TestRunLocalDeadLettersPoison(t *testing.T) {
 // TestRunLocalStopsCleanlyAndResumes stops the runner mid-job, restarts
 // the process (files closed and reopened) and finishes the job.
 func TestRunLocalStopsCleanlyAndResumes(t *testing.T) {
-	e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Delay: 2 * time.Millisecond})
-	domains := []string{"a.test", "b.test", "c.test"}
-	e.addDomains(domains...)
-	list, want := split(150, domains...)
-	msgs := e.job("job-restart", list, nil, 10)
-	ctx := context.Background()
-	if err := e.queue.Send(ctx, msgs, 0); err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	g := &gauge{next: e.verifier(nil), after: func(calls int) {
-		if calls == 30 {
-			cancel()
+	onStores(t, func(t *testing.T, newEnv envMaker) {
+		e := newEnv(t, smtptest.Options{Mailbox: okMailbox, Delay: 2 * time.Millisecond})
+		domains := []string{"a.test", "b.test", "c.test"}
+		e.addDomains(domains...)
+		list, want := split(150, domains...)
+		msgs := e.job("job-restart", list, nil, 10)
+		ctx := context.Background()
+		if err := e.queue.Send(ctx, msgs, 0); err != nil {
+			t.Fatal(err)
 		}
-	}}
-	w := e.worker(worker.Config{RetryDelay: time.Millisecond}, g, nil, nil)
-	if err := worker.RunLocal(runCtx, e.queue, w); err != nil {
-		t.Fatalf("RunLocal: %v", err)
-	}
-	_, _, calls := g.stats()
-	recs, _ := e.store.ListResults(ctx, "job-restart", 0, 1000)
-	// Started probes finished and were stored: nothing verified was lost.
-	if len(recs) != calls {
-		t.Errorf("%d verifications ran but %d results are stored", calls, len(recs))
-	}
-	if len(recs) == len(list) {
-		t.Fatal("the whole job finished before the stop; nothing to resume")
-	}
+		runCtx, cancel := context.WithCancel(ctx)
+		g := &gauge{next: e.verifier(nil), after: func(calls int) {
+			if calls == 30 {
+				cancel()
+			}
+		}}
+		w := e.worker(worker.Config{RetryDelay: time.Millisecond}, g, nil, nil)
+		if err := worker.RunLocal(runCtx, e.queue, w); err != nil {
+			t.Fatalf("RunLocal: %v", err)
+		}
+		_, _, calls := g.stats()
+		recs, _ := e.store.ListResults(ctx, "job-restart", 0, 1000)
+		// Started probes finished and were stored: nothing verified was lost.
+		if len(recs) != calls {
+			t.Errorf("%d verifications ran but %d results are stored", calls, len(recs))
+		}
+		if len(recs) == len(list) {
+			t.Fatal("the whole job finished before the stop; nothing to resume")
+		}
 
-	e.restart()
-	w = e.worker(worker.Config{RetryDelay: time.Millisecond}, e.verifier(nil), nil, nil)
-	e.runLocal(w, "job-restart")
-	e.assertExact("job-restart", list, want)
+		e.restart()
+		w = e.worker(worker.Config{RetryDelay: time.Millisecond}, e.verifier(nil), nil, nil)
+		e.runLocal(w, "job-restart")
+		e.assertExact("job-restart", list, want)
+	})
 }
 
 // Test10000AddressesLocal runs a 10 000-address job through the embedded

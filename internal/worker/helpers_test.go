@@ -3,11 +3,17 @@ package worker_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/mx"
@@ -15,12 +21,69 @@ import (
 	"github.com/mailprobe/mailprobe/internal/metrics/prom"
 	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/queue/local"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/store/bolt"
+	"github.com/mailprobe/mailprobe/internal/store/dynamo"
+	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/worker"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	awsemu.Stop()
+	os.Exit(code)
+}
+
+// handleSQS runs w as the SQS-triggered Lambda runs it.
+func handleSQS(w *worker.Worker, ctx context.Context, ev events.SQSEvent, cfg sqslambda.Config) (events.SQSEventResponse, error) {
+	return sqslambda.New(cfg, w).Handle(ctx, ev)
+}
+
+// visibilityRecorder records the ChangeMessageVisibility calls of the SQS
+// adapter.
+type visibilityRecorder struct {
+	mu    sync.Mutex
+	calls []visibilityCall
+}
+
+type visibilityCall struct {
+	receipt string
+	timeout time.Duration
+}
+
+func (r *visibilityRecorder) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, visibilityCall{aws.ToString(in.ReceiptHandle), time.Duration(in.VisibilityTimeout) * time.Second})
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (r *visibilityRecorder) recorded() []visibilityCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]visibilityCall(nil), r.calls...)
+}
+
+// brokenStore fails every call, as a store that is down: the records of
+// a delivery that cannot store anything come back to be delivered again.
+type brokenStore struct{}
+
+var errStoreDown = errors.New("store down")
+
+func (brokenStore) StoreResults(context.Context, string, string, []store.Record) ([]store.Record, bool, error) {
+	return nil, false, errStoreDown
+}
+
+func (brokenStore) Settle(context.Context, store.Outcome) (store.Outcome, bool, error) {
+	return store.Outcome{}, false, errStoreDown
+}
+
+func (brokenStore) Outcome(context.Context, string, string) (store.Outcome, error) {
+	return store.Outcome{}, errStoreDown
+}
 
 // waitLimit guards the loops that wait for background work; reaching it
 // is a failure (something hangs), not a speed assertion.
@@ -34,45 +97,89 @@ type env struct {
 	dns     *dnstest.Server
 	mail    *smtptest.Server
 	dir     string
-	store   *bolt.Store
+	store   testStore
+	bolt    bool // the store is a bbolt file in dir, closed and reopened with the queue
 	queue   *local.Queue
 	metrics *prom.Registry
 	logs    *syncBuffer
 	emf     *syncBuffer
 }
 
+// testStore is what the tests need of a store: the worker's interface,
+// jobs and reads.
+type testStore interface {
+	worker.ResultStore
+	CreateJob(ctx context.Context, j store.Job) error
+	GetJob(ctx context.Context, id string) (store.Job, error)
+	ListResults(ctx context.Context, jobID string, offset, limit int) ([]store.Record, error)
+}
+
+// envMaker makes an env; onStores runs a test with one for each store.
+type envMaker func(t testing.TB, o smtptest.Options) *env
+
+// onStores runs test on both stores: the bbolt file of `mailprobe serve`
+// and DynamoDB (on dynalite), which the Lambda functions use.
+func onStores(t *testing.T, test func(t *testing.T, newEnv envMaker)) {
+	t.Run("bolt", func(t *testing.T) { test(t, newEnv) })
+	t.Run("dynamo", func(t *testing.T) { test(t, newDynamoEnv) })
+}
+
+// newEnv makes an env whose store is a bbolt file.
 func newEnv(t testing.TB, o smtptest.Options) *env {
 	t.Helper()
-	e := &env{t: t, dns: dnstest.Start(t, nil), mail: smtptest.Start(t, o), dir: t.TempDir(),
+	e := &env{t: t, dns: dnstest.Start(t, nil), mail: smtptest.Start(t, o), dir: t.TempDir(), bolt: true,
 		metrics: prom.New(prom.Options{}), logs: &syncBuffer{}, emf: &syncBuffer{}}
 	e.open()
 	t.Cleanup(e.close)
 	return e
 }
 
-// open (re)opens the store and queue files, as a restarted process would.
+// newDynamoEnv makes an env whose store is a DynamoDB table on the
+// emulator; a restart reopens only the queue.
+func newDynamoEnv(t testing.TB, o smtptest.Options) *env {
+	t.Helper()
+	client := awsemu.DynamoDB(t)
+	table := awsemu.Name(t, "w")
+	if err := dynamo.CreateTable(context.Background(), client, table); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dns: dnstest.Start(t, nil), mail: smtptest.Start(t, o), dir: t.TempDir(),
+		store:   dynamo.New(client, table),
+		metrics: prom.New(prom.Options{}), logs: &syncBuffer{}, emf: &syncBuffer{}}
+	e.open()
+	t.Cleanup(e.close)
+	return e
+}
+
+// open (re)opens the queue and, for bbolt, the store file, as a restarted
+// process would.
 func (e *env) open() {
 	e.t.Helper()
-	st, err := bolt.Open(filepath.Join(e.dir, "store.db"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	q, err := local.Open(filepath.Join(e.dir, "queue.db"), local.Options{MaxReceiveCount: 3})
 	if err != nil {
-		st.Close()
 		e.t.Fatal(err)
 	}
-	e.store, e.queue = st, q
+	e.queue = q
+	if !e.bolt {
+		return
+	}
+	st, err := bolt.Open(filepath.Join(e.dir, "store.db"))
+	if err != nil {
+		q.Close()
+		e.t.Fatal(err)
+	}
+	e.store = st
 }
 
 func (e *env) close() {
 	if e.queue != nil {
 		e.queue.Close()
 	}
-	if e.store != nil {
-		e.store.Close()
+	if b, ok := e.store.(*bolt.Store); ok && e.bolt {
+		b.Close()
+		e.store = nil
 	}
-	e.queue, e.store = nil, nil
+	e.queue = nil
 }
 
 // restart closes and reopens the files.

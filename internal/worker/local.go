@@ -29,7 +29,7 @@ const (
 )
 
 // RunLocal polls q and processes its messages until ctx ends, with the
-// semantics of HandleSQS: a finished message is deleted, an unfinished or
+// semantics of the SQS Lambda handler: a finished message is deleted, an unfinished or
 // poison one is handed back with Retry (the queue dead-letters it after
 // its maximum receive count; a poison one comes back at once).
 //
@@ -93,36 +93,28 @@ func reserve(ctx context.Context, slots chan struct{}) (int, bool) {
 // only gates the start of new probes.
 func (w *Worker) handleDelivery(ctx context.Context, q LocalQueue, d queue.Delivery) {
 	work := context.WithoutCancel(ctx)
-	log := w.deps.Logger.With("message_id", d.ID, "receive_count", d.ReceiveCount)
-	msg, err := d.Message, d.Err
-	if err != nil {
-		w.poison(ctx, log, err)
-		w.settleDelivery(work, q, d, fateReject)
-		return
-	}
-	rep, err := w.process(work, ctx, msg)
-	w.settleDelivery(work, q, d, w.finished(ctx, log, msg, rep, err))
+	w.settleDelivery(work, q, d, w.Handle(work, ctx, d))
 }
 
 // settleDelivery deletes a done message and hands the others back: an
 // unfinished one after RetryDelay, a rejected one at once, so that it
 // reaches the dead-letter queue after the maximum receive count without
 // waiting.
-func (w *Worker) settleDelivery(ctx context.Context, q LocalQueue, d queue.Delivery, f fate) {
+func (w *Worker) settleDelivery(ctx context.Context, q LocalQueue, d queue.Delivery, f queue.Fate) {
 	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 	defer cancel()
 	var err error
 	switch f {
-	case fateDone:
+	case queue.Done:
 		err = q.Delete(ctx, d)
-	case fateReject:
+	case queue.Reject:
 		err = q.Retry(ctx, d, 0)
 	default:
 		err = q.Retry(ctx, d, w.cfg.RetryDelay)
 	}
 	if err != nil {
 		// The visibility timeout will bring the message back anyway.
-		w.deps.Logger.ErrorContext(ctx, "Local queue update failed", "delete", f == fateDone, "err", err)
+		w.deps.Logger.ErrorContext(ctx, "Local queue update failed", "delete", f == queue.Done, "err", err)
 	}
 }
 

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/store"
@@ -22,26 +20,22 @@ import (
 // in the dead-letter queue, not in a retry loop.
 var ErrBadRequest = errors.New("worker: unusable request options in message")
 
-// existingLimit bounds the concurrent "is it stored already?" reads of one
-// message, so a large message does not flood the store.
-const existingLimit = 8
-
 type state int
 
 const (
 	pending     state = iota
-	done              // a final result is stored
-	skipped           // a final result was stored by an earlier delivery
-	provisional       // greylisted or temporary: reschedule
-	unfinished        // not started, interrupted, or not stored
+	final             // concluded: rec is the result to store
+	provisional       // greylisted, temporary, postponed or not due: send again
+	unfinished        // not started or interrupted: send again soon
 )
 
 type outcome struct {
 	state state
 	retry *queue.RetryState // provisional only: the item's retry state, Due set
-	// post is the stored result to post to the webhook: set only when this
-	// delivery created the result and the message has a webhook.
-	post json.RawMessage
+	// final only: the record to store, and what to observe once stored.
+	rec *store.Record
+	res engine.Result
+	d   time.Duration
 }
 
 // job is one message being processed.
@@ -51,22 +45,24 @@ type job struct {
 	tmpl   engine.Request
 	hook   *webhook.Target
 	budget time.Duration
+	id     string // the delivery's queue message id
 }
 
 // Process verifies the items of one message and stores their final
-// results. Items already stored by an earlier delivery are skipped, so a
-// redelivered message never produces a second result. The error is
-// non-nil only when the message itself is unusable (ErrBadRequest); every
-// per-item problem is counted in the Report, and Report.Unfinished > 0
-// means the message must be delivered again.
+// results (see deliver for how a redelivered or duplicated message never
+// stores an address twice). The error is non-nil only when the message
+// itself is unusable (ErrBadRequest); every per-item problem is counted in
+// the Report, and Report.Unfinished > 0 means the message must be
+// delivered again.
 func (w *Worker) Process(ctx context.Context, msg queue.Message) (Report, error) {
-	return w.process(ctx, ctx, msg)
+	return w.process(ctx, ctx, msg, "")
 }
 
 // process runs verifications and storage under work, and starts a probe
 // only while start is alive. The two differ only in the local runner,
-// which lets started probes finish after shutdown begins.
-func (w *Worker) process(work, start context.Context, msg queue.Message) (Report, error) {
+// which lets started probes finish after shutdown begins. id is the
+// delivery's queue message id ("" when unknown).
+func (w *Worker) process(work, start context.Context, msg queue.Message, id string) (Report, error) {
 	if len(msg.Items) == 0 {
 		return Report{}, nil
 	}
@@ -81,8 +77,8 @@ func (w *Worker) process(work, start context.Context, msg queue.Message) (Report
 		w.deps.Logger.WarnContext(work, "Webhook ignored", "job_id", msg.JobID, "err", err)
 		hook = nil
 	}
-	j := &job{w: w, msg: msg, tmpl: tmpl, hook: hook, budget: w.budget(tmpl)}
-	return w.settle(work, msg, j.run(work, start)), nil
+	j := &job{w: w, msg: msg, tmpl: tmpl, hook: hook, budget: w.budget(tmpl), id: id}
+	return j.deliver(work, start), nil
 }
 
 // requestTemplate decodes the options every item of the message shares.
@@ -110,36 +106,6 @@ func (w *Worker) budget(req engine.Request) time.Duration {
 	return w.cfg.ProbeBudget
 }
 
-// existing finds the items a previous delivery already stored.
-func (w *Worker) existing(ctx context.Context, msg queue.Message) []outcome {
-	outs := make([]outcome, len(msg.Items))
-	var g errgroup.Group
-	g.SetLimit(existingLimit)
-	for i, it := range msg.Items {
-		g.Go(func() error {
-			rec, err := w.deps.Store.GetResult(ctx, msg.JobID, it.Index)
-			if err == nil {
-				// A delivery that died between storing a result and
-				// counting it left it uncounted; Recount counts it exactly
-				// once.
-				err = w.deps.Store.Recount(ctx, rec)
-			}
-			switch {
-			case err == nil:
-				outs[i].state = skipped
-			case !errors.Is(err, store.ErrNotFound):
-				// Unknown is not "absent": probing now could be wasted,
-				// and the store is likely failing for the put as well.
-				w.storeFailed(ctx, msg.JobID, it, "read", err)
-				outs[i].state = unfinished
-			}
-			return nil
-		})
-	}
-	_ = g.Wait() // the goroutines never fail
-	return outs
-}
-
 // slots takes a slot of the domain, then a global one. Domain first: a
 // goroutine waiting for its busy domain must not sit on a global slot
 // that another domain could use.
@@ -158,9 +124,10 @@ func (w *Worker) slots(ctx context.Context, domain string) (release func(), ok b
 	}), true
 }
 
-// conclude stores a result if it is final, or marks it for a retry when
-// the retry policy wants one. A provisional result the policy calls final
-// (its window is over) is stored as it is: unknown, with its last error.
+// conclude turns a check's result into the item's outcome: final, with
+// the record to store, or provisional when the retry policy wants another
+// check. A provisional result the policy calls final (its window is over)
+// is stored as it is: unknown, with its last error.
 func (j *job) conclude(ctx context.Context, it queue.Item, res engine.Result, d time.Duration) outcome {
 	if res.Retry != nil {
 		if st, again := j.w.decide(it.Retry, res.Retry); again {
@@ -173,19 +140,7 @@ func (j *job) conclude(ctx context.Context, it queue.Item, res engine.Result, d 
 		j.w.storeFailed(ctx, j.msg.JobID, it, "encode", err)
 		return outcome{state: unfinished}
 	}
-	stored, created, err := j.w.deps.Store.PutResult(ctx, rec)
-	if err != nil {
-		j.w.storeFailed(ctx, j.msg.JobID, it, "write", err)
-		return outcome{state: unfinished}
-	}
-	j.w.observe(ctx, j.msg, it, res, d)
-	// Only the delivery that created the result notifies: a concurrent
-	// duplicate delivery must not post it twice. The caller posts, after
-	// the results it is storing are stored.
-	if created && j.hook != nil {
-		return outcome{state: done, post: stored.Result}
-	}
-	return outcome{state: done}
+	return outcome{state: final, rec: &rec, res: res, d: d}
 }
 
 // record builds the stored row (Reacher's columns) for a final result.
@@ -219,64 +174,4 @@ func (w *Worker) record(jobID string, it queue.Item, res engine.Result, d time.D
 		BackendName: backend,
 		DurationMs:  d.Milliseconds(),
 	}, nil
-}
-
-// settle turns the item outcomes into a report, sending the provisional
-// items again: one message per due time, each delayed until then.
-func (w *Worker) settle(ctx context.Context, msg queue.Message, outs []outcome) Report {
-	var (
-		rep   Report
-		retry []queue.Item
-	)
-	for i, o := range outs {
-		switch o.state {
-		case done:
-			rep.Done++
-		case skipped:
-			rep.Done++
-			rep.Skipped++
-		case provisional:
-			it := msg.Items[i]
-			it.Retry = o.retry
-			retry = append(retry, it)
-		default:
-			rep.Unfinished++
-		}
-	}
-	if len(retry) == 0 {
-		return rep
-	}
-	if rep.Unfinished > 0 {
-		// The whole message comes back anyway; sending these now would
-		// check them twice.
-		rep.Unfinished += len(retry)
-		return rep
-	}
-	w.recordWaits(ctx, msg.JobID, retry)
-	for _, items := range byDue(retry) {
-		next := msg
-		next.Items = items
-		next.Attempt = msg.Attempt + 1
-		delay := w.delayUntil(items)
-		if err := w.deps.Queue.Send(ctx, []queue.Message{next}, delay); err != nil {
-			w.deps.Logger.ErrorContext(ctx, "Reschedule failed; the message will be redelivered",
-				"job_id", msg.JobID, "items", len(items), "err", err)
-			w.incErrors()
-			rep.Unfinished += len(items)
-			continue
-		}
-		rep.Rescheduled += len(items)
-	}
-	return rep
-}
-
-// Backoff is base·2^attempt, or hint when larger, within [MinDelay,
-// MaxDelay].
-func Backoff(base time.Duration, attempt int, hint time.Duration) time.Duration {
-	attempt = max(attempt, 0)
-	d := MaxDelay
-	if attempt < 32 && base < MaxDelay>>attempt {
-		d = base << attempt
-	}
-	return min(max(d, hint, MinDelay), MaxDelay)
 }

@@ -1,14 +1,11 @@
 package worker
 
 import (
-	"context"
-	"slices"
 	"time"
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/engine/retry"
 	"github.com/mailprobe/mailprobe/internal/queue"
-	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // dueSlack is how early an item may arrive and still be checked: delays
@@ -25,7 +22,7 @@ func (w *Worker) decide(st *queue.RetryState, hint *engine.RetryHint) (*queue.Re
 		return nil, false
 	}
 	next := &queue.RetryState{Due: d.At.UTC(), Temporary: d.History.Temporary, Connection: d.History.Connection,
-		WaitedMs: d.History.Waited.Milliseconds()}
+		WaitedMs: d.History.Waited.Milliseconds(), Reason: hint.Kind.String()}
 	if !d.History.FirstTemporary.IsZero() {
 		t := d.History.FirstTemporary.UTC()
 		next.FirstTemporary = &t
@@ -60,25 +57,6 @@ func (j *job) notDue(outs []outcome) {
 	}
 }
 
-// byDue groups items by their due second, earliest first.
-func byDue(items []queue.Item) [][]queue.Item {
-	groups := map[int64][]queue.Item{}
-	for _, it := range items {
-		k := it.Retry.Due.Unix()
-		groups[k] = append(groups[k], it)
-	}
-	keys := make([]int64, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	out := make([][]queue.Item, len(keys))
-	for i, k := range keys {
-		out[i] = groups[k]
-	}
-	return out
-}
-
 // delayUntil is the delay of a message of items: until the last is due,
 // in whole seconds rounded up, within [MinDelay, MaxDelay].
 func (w *Worker) delayUntil(items []queue.Item) time.Duration {
@@ -88,21 +66,5 @@ func (w *Worker) delayUntil(items []queue.Item) time.Duration {
 			due = it.Retry.Due
 		}
 	}
-	return max(queue.ClampDelay(due.Sub(w.cfg.Now())), MinDelay)
-}
-
-// recordWaits shows the items as waiting for a retry in the job's status,
-// when the store can. A failure costs only that information.
-func (w *Worker) recordWaits(ctx context.Context, jobID string, items []queue.Item) {
-	ws, ok := w.deps.Store.(WaitRecorder)
-	if !ok {
-		return
-	}
-	waits := make([]store.Wait, len(items))
-	for i, it := range items {
-		waits[i] = store.Wait{Index: it.Index, Due: it.Retry.Due}
-	}
-	if err := ws.SetWaiting(ctx, jobID, waits); err != nil {
-		w.deps.Logger.WarnContext(ctx, "Waiting addresses not recorded", "job_id", jobID, "items", len(items), "err", err)
-	}
+	return max(min(queue.ClampDelay(due.Sub(w.cfg.Now())), w.cfg.MaxDelay), MinDelay)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // postLimit bounds the concurrent webhook posts of one domain group.
@@ -50,7 +51,7 @@ func (j *job) pendingByDomain(outs []outcome) []domainGroup {
 // a probe cut short would be wasted and leave the SMTP server mid-session.
 // Each goroutine writes only the outcomes of its own group.
 func (j *job) run(work, start context.Context) []outcome {
-	outs := j.w.existing(work, j.msg)
+	outs := make([]outcome, len(j.msg.Items))
 	j.notDue(outs)
 	bv, shared := j.w.deps.Verifier.(BatchVerifier)
 	shared = shared && !j.w.cfg.PerAddress
@@ -109,8 +110,7 @@ func hasTime(ctx context.Context, budget time.Duration) bool {
 	return !ok || time.Until(dl) >= budget
 }
 
-// item verifies one address, stores its result if it is final, and then
-// posts it to the webhook.
+// item verifies one address and concludes its outcome.
 func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
 	defer release()
 	req := j.request(it)
@@ -122,11 +122,7 @@ func (j *job) item(ctx context.Context, it queue.Item, release func()) outcome {
 		j.w.deps.Logger.DebugContext(ctx, "Verification interrupted", "job_id", j.msg.JobID, "index", it.Index, "err", err)
 		return outcome{state: unfinished}
 	}
-	o := j.conclude(ctx, it, res, d)
-	if o.post != nil {
-		j.w.notify(ctx, *j.hook, j.msg.JobID, it.Index, o.post)
-	}
-	return o
+	return j.conclude(ctx, it, res, d)
 }
 
 // request is the check of item it: the message's options, and the job, so
@@ -141,18 +137,28 @@ func (j *job) request(it queue.Item) engine.Request {
 	return req
 }
 
-// postAll posts the results the group stored and created, postLimit at a
-// time. It runs after the group's stores, so a slow webhook never holds a
-// store slot, and ctx bounds it (HandleSQS ends ctx before the deadline).
-func (j *job) postAll(ctx context.Context, idx []int, outs []outcome) {
+// observeAll counts and logs each final result this delivery stored.
+func (j *job) observeAll(ctx context.Context, outs []outcome) {
+	for i, o := range outs {
+		if o.state == final {
+			j.w.observe(ctx, j.msg, j.msg.Items[i], o.res, o.d)
+		}
+	}
+}
+
+// postAll posts the results this delivery stored to the job's webhook,
+// postLimit at a time. It runs after they are stored and settled, so a
+// result is never posted twice, and ctx bounds it (the Lambda handler ends ctx
+// before the deadline).
+func (j *job) postAll(ctx context.Context, stored []store.Record) {
+	if j.hook == nil {
+		return
+	}
 	var g errgroup.Group
 	g.SetLimit(postLimit)
-	for _, i := range idx {
-		if outs[i].post == nil {
-			continue
-		}
+	for _, r := range stored {
 		g.Go(func() error {
-			j.w.notify(ctx, *j.hook, j.msg.JobID, j.msg.Items[i].Index, outs[i].post)
+			j.w.notify(ctx, *j.hook, j.msg.JobID, r.Index, r.Result)
 			return nil
 		})
 	}

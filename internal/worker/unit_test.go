@@ -7,40 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/store"
+	"github.com/mailprobe/mailprobe/internal/store/bolt"
 )
-
-func TestBackoff(t *testing.T) {
-	const base = 30 * time.Second
-	tests := []struct {
-		name    string
-		base    time.Duration
-		attempt int
-		hint    time.Duration
-		want    time.Duration
-	}{
-		{"first", base, 0, 0, 30 * time.Second},
-		{"doubles", base, 2, 0, 120 * time.Second},
-		{"hint wins", base, 0, 5 * time.Minute, 5 * time.Minute},
-		{"exponent wins over small hint", base, 3, time.Minute, 240 * time.Second},
-		{"capped at SQS maximum", base, 5, 0, 900 * time.Second},
-		{"hint capped", base, 0, time.Hour, 900 * time.Second},
-		{"huge attempt does not overflow", base, 200, 0, 900 * time.Second},
-		{"negative attempt treated as first", base, -1, 0, 30 * time.Second},
-		{"floor of one second", time.Millisecond, 0, 0, time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Backoff(tt.base, tt.attempt, tt.hint); got != tt.want {
-				t.Errorf("Backoff(%v, %d, %v) = %v, want %v", tt.base, tt.attempt, tt.hint, got, tt.want)
-			}
-		})
-	}
-}
 
 func TestKeyedLimiter(t *testing.T) {
 	l := newKeyedLimiter(2)
@@ -164,14 +139,17 @@ func (f *fakeQueue) Send(_ context.Context, msgs []queue.Message, delay time.Dur
 
 func TestSettle(t *testing.T) {
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	msg := queue.Message{Version: 1, JobID: "j", Attempt: 2, Items: []queue.Item{
-		{Index: 0, Email: "a@x.test"}, {Index: 1, Email: "b@x.test"}, {Index: 2, Email: "c@x.test"}}}
+	items := []queue.Item{{Index: 0, Email: "a@x.test"}, {Index: 1, Email: "b@x.test"}, {Index: 2, Email: "c@x.test"}}
 	prov := func(after time.Duration) outcome {
-		return outcome{state: provisional, retry: &queue.RetryState{Due: now.Add(after), Temporary: 1}}
+		return outcome{state: provisional, retry: &queue.RetryState{Due: now.Add(after), Temporary: 1, Reason: "greylisted"}}
+	}
+	fin := func(i int) outcome {
+		return outcome{state: final, rec: &store.Record{JobID: "j", Index: i, Input: items[i].Email, IsReachable: store.Safe}}
 	}
 	type sent struct {
-		delay time.Duration
-		items []int
+		delay  time.Duration
+		items  []int
+		reason string
 	}
 	tests := []struct {
 		name    string
@@ -180,25 +158,31 @@ func TestSettle(t *testing.T) {
 		want    Report
 		sent    []sent
 	}{
-		{"all done", []outcome{{state: done}, {state: skipped}, {state: done}}, nil, Report{Done: 3, Skipped: 1}, nil},
-		{"one message per due time, each delayed until then", []outcome{{state: done}, prov(10 * time.Minute), prov(time.Minute)}, nil,
-			Report{Done: 1, Rescheduled: 2}, []sent{{time.Minute, []int{2}}, {10 * time.Minute, []int{1}}}},
-		{"same due second, one message", []outcome{prov(time.Minute), prov(time.Minute + time.Millisecond), {state: done}}, nil,
-			Report{Done: 1, Rescheduled: 2}, []sent{{time.Minute + time.Second, []int{0, 1}}}}, // the later, rounded up
-		{"overdue: at once", []outcome{prov(-time.Minute), {state: done}, {state: done}}, nil,
-			Report{Done: 2, Rescheduled: 1}, []sent{{MinDelay, []int{0}}}},
-		{"past SQS's longest delay: sent early, it will be sent on", []outcome{prov(time.Hour), {state: done}, {state: done}}, nil,
-			Report{Done: 2, Rescheduled: 1}, []sent{{MaxDelay, []int{0}}}},
-		{"unfinished: provisional wait for the redelivery", []outcome{{state: unfinished}, prov(time.Minute), {state: done}}, nil,
-			Report{Done: 1, Unfinished: 2}, nil},
-		{"send fails: provisional unfinished", []outcome{prov(time.Minute), {state: done}, {state: done}}, errors.New("queue down"),
+		{"all final", []outcome{fin(0), fin(1), fin(2)}, nil, Report{Done: 3}, nil},
+		{"one message per due time, each delayed until then", []outcome{fin(0), prov(10 * time.Minute), prov(time.Minute)}, nil,
+			Report{Done: 1, Rescheduled: 2}, []sent{{time.Minute, []int{2}, "greylisted"}, {10 * time.Minute, []int{1}, "greylisted"}}},
+		{"same due second, one message", []outcome{prov(time.Minute), prov(time.Minute + time.Millisecond), fin(2)}, nil,
+			Report{Done: 1, Rescheduled: 2}, []sent{{time.Minute + time.Second, []int{0, 1}, "greylisted"}}}, // the later, rounded up
+		{"overdue: at once", []outcome{prov(-time.Minute), fin(1), fin(2)}, nil,
+			Report{Done: 2, Rescheduled: 1}, []sent{{MinDelay, []int{0}, "greylisted"}}},
+		{"past SQS's longest delay: sent early, it will be sent on", []outcome{prov(time.Hour), fin(1), fin(2)}, nil,
+			Report{Done: 2, Rescheduled: 1}, []sent{{MaxDelay, []int{0}, "greylisted"}}},
+		{"unfinished: sent back after the retry delay", []outcome{{state: unfinished}, prov(time.Minute), fin(2)}, nil,
+			Report{Done: 1, Rescheduled: 2}, []sent{{5 * time.Second, []int{0}, reasonDeadline}, {time.Minute, []int{1}, "greylisted"}}},
+		{"send fails: unfinished, for the redelivery", []outcome{prov(time.Minute), fin(1), fin(2)}, errors.New("queue down"),
 			Report{Done: 2, Unfinished: 1}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.WithClock(func() time.Time { return now }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
 			q := &fakeQueue{fail: tt.sendErr}
-			w := New(Config{Now: func() time.Time { return now }}, Deps{Queue: q})
-			got := w.settle(context.Background(), msg, tt.outs)
+			w := New(Config{Now: func() time.Time { return now }}, Deps{Queue: q, Store: st})
+			j := &job{w: w, msg: queue.Message{Version: 1, JobID: "j", Attempt: 2, Items: items}}
+			got := j.settle(context.Background(), tt.outs, nil, nil)
 			if got != tt.want {
 				t.Errorf("report %+v, want %+v", got, tt.want)
 			}
@@ -209,59 +193,14 @@ func TestSettle(t *testing.T) {
 				var idx []int
 				for _, it := range m.Items {
 					idx = append(idx, it.Index)
-					if it.Retry == nil || it.Retry.Temporary != 1 {
-						t.Errorf("item %d sent without its retry state: %+v", it.Index, it.Retry)
+					if it.Retry == nil || it.Retry.Reason != tt.sent[k].reason {
+						t.Errorf("item %d sent with retry state %+v, want reason %s", it.Index, it.Retry, tt.sent[k].reason)
 					}
 				}
 				if q.delays[k] != tt.sent[k].delay || m.Attempt != 3 || m.JobID != "j" || fmt.Sprint(idx) != fmt.Sprint(tt.sent[k].items) {
 					t.Errorf("message %d: delay %v, %+v; want delay %v, attempt 3 of job j with items %v",
 						k, q.delays[k], m, tt.sent[k].delay, tt.sent[k].items)
 				}
-			}
-		})
-	}
-}
-
-func TestRedeliveryDelay(t *testing.T) {
-	tests := []struct {
-		receives int
-		want     time.Duration
-	}{
-		{0, 30 * time.Second}, // attribute missing
-		{1, 30 * time.Second},
-		{2, time.Minute},
-		{5, 480 * time.Second},
-		{6, 900 * time.Second},
-		{10, 900 * time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.receives), func(t *testing.T) {
-			if got := RedeliveryDelay(DefaultRedeliveryBase, tt.receives); got != tt.want {
-				t.Errorf("RedeliveryDelay(30s, %d) = %v, want %v", tt.receives, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestQueueURL(t *testing.T) {
-	const url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailprobe-JobQueue-ABC"
-	tests := []struct {
-		name, configured, arn string
-		want                  string
-		ok                    bool
-	}{
-		{"same queue", url, "arn:aws:sqs:eu-west-1:123456789012:mailprobe-JobQueue-ABC", url, true},
-		{"no ARN in the record", url, "", url, true},
-		{"another queue", url, "arn:aws:sqs:eu-west-1:123456789012:mailprobe-DeadLetterQueue-XYZ", "", false},
-		{"a queue whose name ends the same", url, "arn:aws:sqs:eu-west-1:123456789012:JobQueue-ABC", "", false},
-		{"nothing configured", "", "arn:aws:sqs:eu-west-1:123456789012:mailprobe-JobQueue-ABC", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := New(Config{QueueURL: tt.configured}, Deps{})
-			got, ok := w.queueURL(tt.arn)
-			if ok != tt.ok || ok && got != tt.want {
-				t.Errorf("queueURL(%q) = %q, %v; want %q, %v", tt.arn, got, ok, tt.want, tt.ok)
 			}
 		})
 	}

@@ -3,7 +3,8 @@
 // exactly once, sends provisional (greylisted, temporary, unreachable)
 // results again when the retry policy (engine/retry) says, and posts
 // Reacher's on_each_email webhook. The same
-// Worker serves the SQS-triggered Lambda (HandleSQS) and the embedded queue
+// Worker serves the SQS-triggered Lambda (through internal/queue/sqslambda)
+// and the embedded queue
 // of `mailprobe serve` (RunLocal).
 package worker
 
@@ -31,28 +32,20 @@ type Verifier interface {
 	Verify(ctx context.Context, req engine.Request) (engine.Result, error)
 }
 
-// ResultStore keeps one result per (job, index). PutResult is idempotent:
-// the first write wins and a repeat returns the stored record with
-// created=false. GetResult returns store.ErrNotFound when nothing is
-// stored yet. Recount counts a record GetResult returned in its job unless
-// it is counted already (a delivery may have died between storing a result
-// and counting it).
+// ResultStore keeps the results of a message together, once per message
+// key (queue.Message.Key). StoreResults stores them unless the key has
+// results already (then it returns those, created=false); Settle records,
+// once per key, what a delivery stored and sent back; Outcome reads it, or
+// returns store.ErrNotFound. Both stores implement it.
 type ResultStore interface {
-	PutResult(ctx context.Context, rec store.Record) (stored store.Record, created bool, err error)
-	GetResult(ctx context.Context, jobID string, index int) (store.Record, error)
-	Recount(ctx context.Context, rec store.Record) error
+	StoreResults(ctx context.Context, jobID, key string, recs []store.Record) (stored []store.Record, created bool, err error)
+	Settle(ctx context.Context, o store.Outcome) (store.Outcome, bool, error)
+	Outcome(ctx context.Context, jobID, key string) (store.Outcome, error)
 }
 
 // Rescheduler enqueues messages to be delivered after delay.
 type Rescheduler interface {
 	Send(ctx context.Context, msgs []queue.Message, delay time.Duration) error
-}
-
-// WaitRecorder is a ResultStore that can also show which addresses of a
-// job wait for a retry, and until when (GET /v1/bulk/{id} reports them);
-// both stores implement it. Without it, nothing is recorded.
-type WaitRecorder interface {
-	SetWaiting(ctx context.Context, jobID string, waits []store.Wait) error
 }
 
 // Notifier posts a stored result to a job's webhook; *webhook.Client
@@ -63,11 +56,13 @@ type Notifier interface {
 
 // Defaults of Config.
 const (
-	DefaultConcurrency = 20
-	DefaultPerDomain   = 5                // Reacher's worker.rabbitmq.concurrency
-	DefaultProbeBudget = 60 * time.Second // smtp_timeout 45 s + margin
-	DefaultProbeMargin = 15 * time.Second
-	DefaultRetryDelay  = 5 * time.Second
+	DefaultConcurrency    = 20
+	DefaultPerDomain      = 5                // Reacher's worker.rabbitmq.concurrency
+	DefaultProbeBudget    = 60 * time.Second // smtp_timeout 45 s + margin
+	DefaultProbeMargin    = 15 * time.Second
+	DefaultRetryDelay     = 5 * time.Second
+	DefaultResendGrace    = time.Minute
+	DefaultPolitenessWait = 3 * time.Second
 
 	// MinDelay and MaxDelay bound a reschedule or redelivery delay;
 	// MaxDelay is the largest delay SQS accepts (DelaySeconds 900).
@@ -82,7 +77,7 @@ type Config struct {
 	// Verifier that cannot share sessions), otherwise shared-session
 	// batches, one per domain of a message, each of which may open several
 	// SMTP sessions (bounded by the engine's per-MX limits). It also bounds
-	// the messages HandleSQS and RunLocal handle at once.
+	// the messages the SQS Lambda handler and RunLocal handle at once.
 	Concurrency int
 	// PerDomain bounds the probes of one domain running at once, over all
 	// messages (politeness to its MX hosts): verifications of its
@@ -100,16 +95,24 @@ type Config struct {
 	// ProbeMargin is added to a request's own smtp_timeout to make its
 	// budget.
 	ProbeMargin time.Duration
-	// RetryDelay is how long the local runner waits before a message with
-	// unfinished items is delivered again.
+	// RetryDelay is how long items a delivery could not start (no slot,
+	// no time left) wait before they are sent again, in a message of
+	// their own; the local runner also waits it before a message it could
+	// not settle is delivered again.
 	RetryDelay time.Duration
-	// QueueURL is the URL of the SQS queue whose records HandleSQS
-	// receives, for ChangeMessageVisibility (see Deps.Visibility).
-	QueueURL string
-	// RedeliveryBase is the first delay before SQS delivers an
-	// unfinished message again; it doubles with each receive (see
-	// RedeliveryDelay).
-	RedeliveryBase time.Duration
+	// MaxDelay is the longest delay of a message sent back (default and
+	// most: SQS's 15 minutes); items due later are sent on again when
+	// they arrive early. Only compressed-time measurements shorten it.
+	MaxDelay time.Duration
+	// PolitenessWait is the longest a check waits for an MX host's
+	// politeness budget (rcpts_per_minute_per_mx); its items are sent
+	// back to the queue, delayed until the budget booked for them, rather
+	// than wait longer (a Lambda invocation is billed while it waits).
+	PolitenessWait time.Duration
+	// ResendGrace delays the parts a redelivered message sends again: if
+	// they had been sent already (only the message's delete was lost),
+	// those copies settle first and these check nothing.
+	ResendGrace time.Duration
 	// PerAddress verifies each address in a session of its own (the
 	// Reacher way) even when the Verifier can share sessions.
 	PerAddress bool
@@ -139,9 +142,6 @@ type Deps struct {
 	// result (Lambda stdout), through a metrics.EMFObserver.
 	EMF    io.Writer
 	Logger *slog.Logger
-	// Visibility shortens the wait of the SQS records HandleSQS fails;
-	// nil leaves them to the queue's visibility timeout.
-	Visibility VisibilityChanger
 }
 
 // Metrics counts what the worker sees: final results, and failures
@@ -187,8 +187,14 @@ func New(cfg Config, deps Deps) *Worker {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = DefaultRetryDelay
 	}
-	if cfg.RedeliveryBase <= 0 {
-		cfg.RedeliveryBase = DefaultRedeliveryBase
+	if cfg.ResendGrace <= 0 {
+		cfg.ResendGrace = DefaultResendGrace
+	}
+	if cfg.MaxDelay <= 0 || cfg.MaxDelay > MaxDelay {
+		cfg.MaxDelay = MaxDelay
+	}
+	if cfg.PolitenessWait <= 0 {
+		cfg.PolitenessWait = DefaultPolitenessWait
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

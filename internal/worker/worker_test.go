@@ -13,6 +13,7 @@ import (
 	"github.com/mailprobe/mailprobe/engine"
 	"github.com/mailprobe/mailprobe/internal/metrics"
 	"github.com/mailprobe/mailprobe/internal/queue"
+	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
@@ -195,14 +196,17 @@ func TestDeadlineLeavesProbesUnstarted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	rep, err := w.Process(ctx, msgs[0])
-	if err != nil || rep != (worker.Report{Unfinished: 5}) {
-		t.Errorf("report %+v, %v; want Unfinished 5", rep, err)
+	if err != nil || rep != (worker.Report{Rescheduled: 5}) {
+		t.Errorf("report %+v, %v; want Rescheduled 5", rep, err)
 	}
 	if e.mail.Sessions() != 0 {
 		t.Errorf("%d SMTP sessions started past the budget", e.mail.Sessions())
 	}
+	if j, _ := e.store.GetJob(ctx, "job-deadline"); j.WaitingReasons["deadline"] != 5 {
+		t.Errorf("job waiting %v, want 5 for the deadline", j.WaitingReasons)
+	}
 	// A request's own smtp_timeout sets its budget: 1 s + margin fits.
-	msgs[0].Request = json.RawMessage(`{"smtp_timeout":{"secs":1,"nanos":0}}`)
+	msgs = e.job("job-deadline-2", list, []byte(`{"smtp_timeout":{"secs":1,"nanos":0}}`), 10)
 	w = e.worker(worker.Config{ProbeBudget: 2 * time.Hour, ProbeMargin: time.Minute}, e.verifier(nil), nil, nil)
 	if rep, err := w.Process(ctx, msgs[0]); err != nil || rep.Done != 5 {
 		t.Errorf("with smtp_timeout 1s: report %+v, %v; want Done 5", rep, err)
@@ -217,7 +221,7 @@ func TestConcurrencyBounds(t *testing.T) {
 	msgs := e.job("job-bounds", list, nil, 4) // 18 messages, 3 per domain
 	g := &gauge{next: e.verifier(nil)}
 	w := e.worker(worker.Config{Concurrency: 4, PerDomain: 2}, g, nil, nil)
-	resp, err := w.HandleSQS(context.Background(), sqsEvent(t, msgs...))
+	resp, err := handleSQS(w, context.Background(), sqsEvent(t, msgs...), sqslambda.Config{})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("HandleSQS: %+v, %v", resp, err)
 	}
@@ -242,7 +246,7 @@ func TestNoSecretsInLogsOrResults(t *testing.T) {
 	msgs := e.job("job-secret", list, []byte(req), 10)
 	msgs[0].Webhook = json.RawMessage(`{"on_each_email":{"url":"` + hook.URL + `"}}`)
 	w := e.worker(worker.Config{LogEmails: true}, e.verifier(func(c *engine.Config) { c.AllowDirect = false }), nil, webhook.New(webhook.Options{}))
-	if _, err := w.HandleSQS(context.Background(), sqsEvent(t, msgs...)); err != nil {
+	if _, err := handleSQS(w, context.Background(), sqsEvent(t, msgs...), sqslambda.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	e.assertExact("job-secret", list, want)
@@ -266,5 +270,29 @@ func TestNoSecretsInLogsOrResults(t *testing.T) {
 		if strings.Contains(b.Raw, password) {
 			t.Error("webhook body contains the proxy password")
 		}
+	}
+}
+
+// TestStoreDownFailsTheRecord: a delivery that can store nothing is not
+// settled; its record is a batch item failure, delivered again soon.
+func TestStoreDownFailsTheRecord(t *testing.T) {
+	e := newEnv(t, smtptest.Options{Mailbox: okMailbox})
+	e.addDomains("one.test")
+	list, _ := split(2, "one.test")
+	msgs := e.job("job-down", list, nil, 10)
+	w := worker.New(worker.Config{}, worker.Deps{Verifier: e.verifier(nil), Store: brokenStore{}, Queue: e.queue,
+		Logger: testLogger(e.logs)})
+	ev := sqsEvent(t, msgs...)
+	ev.Records[0].ReceiptHandle = "receipt-0"
+	var vis visibilityRecorder
+	resp, err := handleSQS(w, context.Background(), ev, sqslambda.Config{QueueURL: "https://sqs.example/1/q", Visibility: &vis})
+	if err != nil || len(resp.BatchItemFailures) != 1 {
+		t.Fatalf("handle = %+v, %v; want the record failed", resp, err)
+	}
+	if calls := vis.recorded(); len(calls) != 1 || calls[0].timeout != 30*time.Second {
+		t.Errorf("visibility changes %+v, want one of 30 s", calls)
+	}
+	if !strings.Contains(e.logs.String(), "Result store failed") {
+		t.Errorf("the failure is not logged:\n%s", e.logs.String())
 	}
 }

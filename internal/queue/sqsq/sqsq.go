@@ -59,13 +59,15 @@ func (q *Queue) Receive(ctx context.Context, n int, wait time.Duration) ([]queue
 	}
 	ds := make([]queue.Delivery, 0, len(out.Messages))
 	for _, m := range out.Messages {
-		ds = append(ds, delivery(aws.ToString(m.MessageId), aws.ToString(m.Body), aws.ToString(m.ReceiptHandle),
+		ds = append(ds, DeliveryOf(aws.ToString(m.MessageId), aws.ToString(m.Body), aws.ToString(m.ReceiptHandle),
 			m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)]))
 	}
 	return ds, nil
 }
 
-func delivery(id, body, receipt, count string) queue.Delivery {
+// DeliveryOf is a received SQS message as a queue.Delivery: its body
+// decoded, its ApproximateReceiveCount parsed.
+func DeliveryOf(id, body, receipt, count string) queue.Delivery {
 	d := queue.Delivery{ID: id, Body: []byte(body), ReceiptHandle: receipt}
 	d.ReceiveCount, _ = strconv.Atoi(count) // absent or garbled: 0, "unknown"
 	d.Message, d.Err = queue.Decode(d.Body)

@@ -89,3 +89,54 @@ func (s *Store) IncrBy(ctx context.Context, key string, by int64, expires time.T
 	}
 	return c.N, nil
 }
+
+// booking is a politeness.Scheduler key: when its last booking ends.
+type booking struct {
+	End     time.Time `json:"end"`
+	Expires time.Time `json:"exp"`
+}
+
+// Reserve books cost of key's time and returns when the booking starts:
+// now if the last booking has ended, else its end.
+func (s *Store) Reserve(ctx context.Context, key string, cost time.Duration, now, expires time.Time) (time.Time, error) {
+	var start time.Time
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		var bk booking
+		if _, err := getJSON(b, []byte("sched:"+key), &bk); err != nil {
+			return err
+		}
+		start = now
+		if bk.End.After(now) {
+			start = bk.End
+		}
+		bk.End = start.Add(cost).Round(0)
+		if expires.After(bk.Expires) {
+			bk.Expires = expires.Round(0)
+		}
+		return putJSON(b, []byte("sched:"+key), bk)
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bolt store: reserve %q: %w", key, err)
+	}
+	return start, nil
+}
+
+// Unreserve gives back the last back of the booking that ends at end, if
+// it is still the last one.
+func (s *Store) Unreserve(ctx context.Context, key string, end time.Time, back time.Duration) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		var bk booking
+		ok, err := getJSON(b, []byte("sched:"+key), &bk)
+		if err != nil || !ok || !bk.End.Equal(end) {
+			return err
+		}
+		bk.End = end.Add(-back)
+		return putJSON(b, []byte("sched:"+key), bk)
+	})
+	if err != nil {
+		return fmt.Errorf("bolt store: unreserve %q: %w", key, err)
+	}
+	return nil
+}

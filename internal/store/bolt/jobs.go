@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +25,8 @@ type counts struct {
 }
 
 // CreateJob stores a new job; it fails with store.ErrJobExists when the id is
-// taken. A zero CreatedAt is set to now.
+// taken. A zero CreatedAt is set to now. The job expires after the store's
+// retention.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	if err := store.CheckJob(j); err != nil {
 		return err
@@ -40,7 +40,10 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 		if b.Get([]byte(j.ID)) != nil {
 			return store.ErrJobExists
 		}
-		return putJSON(b, []byte(j.ID), meta)
+		if err := putJSON(b, []byte(j.ID), meta); err != nil {
+			return err
+		}
+		return s.noteExpiry(tx, j.ID, meta.CreatedAt)
 	})
 	if err != nil {
 		return fmt.Errorf("bolt store: create job %q: %w", j.ID, err)
@@ -49,15 +52,14 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 }
 
 // GetJob returns the job with its counters; FinishedAt is the time the last
-// missing result was counted, once every address has one.
+// missing result was settled, once every address has one. A job past its
+// retention is not found.
 func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
-	var (
-		meta jobMeta
-		c    counts
-		j    = store.Job{ID: id}
-	)
+	var meta jobMeta
+	var c counts
+	var waiting store.Tally
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bucketJobs), []byte(id), &meta)
+		ok, err := s.liveJob(tx, id, &meta)
 		if err != nil {
 			return err
 		}
@@ -67,189 +69,66 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
 		if _, err = getJSON(tx.Bucket(bucketCounts), []byte(id), &c); err != nil {
 			return err
 		}
-		return waiting(tx, &j)
+		waiting, err = waitingOf(tx, id)
+		return err
 	})
 	if err != nil {
 		return store.Job{}, fmt.Errorf("bolt store: get job %q: %w", id, err)
 	}
-	j.Total, j.CreatedAt, j.Webhook, j.SingleShot = meta.Total, meta.CreatedAt, meta.Webhook, meta.SingleShot
-	j.Processed, j.Summary = c.Summary.Total(), c.Summary
-	if j.Status() == store.StatusCompleted {
-		at := c.LastAt
-		j.FinishedAt = &at
-	}
+	j := store.Job{ID: id, Total: meta.Total, CreatedAt: meta.CreatedAt, Webhook: meta.Webhook, SingleShot: meta.SingleShot}
+	waiting.Summary, waiting.Last = c.Summary, c.LastAt
+	waiting.Fill(&j)
 	return j, nil
 }
 
-// PutResult stores rec unless (JobID, Index) already has a record; either
-// way it returns the stored record, and created tells which. The record and
-// its count are written in one transaction, so a result is counted exactly
-// once. A zero CreatedAt is set to now.
-func (s *Store) PutResult(ctx context.Context, rec store.Record) (store.Record, bool, error) {
-	if err := store.CheckRecord(rec); err != nil {
-		return store.Record{}, false, err
+// liveJob reads a job's record unless it is missing or past its
+// retention.
+func (s *Store) liveJob(tx *bbolt.Tx, id string, meta *jobMeta) (bool, error) {
+	ok, err := getJSON(tx.Bucket(bucketJobs), []byte(id), meta)
+	if err != nil || !ok {
+		return false, err
 	}
-	now := store.Clean(s.now())
-	if rec.CreatedAt.IsZero() {
-		rec.CreatedAt = now
-	}
-	rec.CreatedAt = store.Clean(rec.CreatedAt)
-	var (
-		stored  store.Record
-		created bool
-	)
-	// Batch folds concurrent PutResults (the worker stores a message's
-	// results in parallel) into one transaction and one fsync. It may run
-	// the function more than once, so the function starts from scratch.
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
-		stored, created = rec, false
-		results, err := tx.Bucket(bucketResults).CreateBucketIfNotExists([]byte(rec.JobID))
-		if err != nil {
-			return err
-		}
-		key := u64(uint64(rec.Index))
-		ok, err := getJSON(results, key, &stored)
-		if ok || err != nil {
-			return err
-		}
-		created = true
-		if err := putJSON(results, key, rec); err != nil {
-			return err
-		}
-		if w := tx.Bucket(bucketWaiting).Bucket([]byte(rec.JobID)); w != nil {
-			if err := w.Delete(key); err != nil {
-				return err
-			}
-		}
-		if err := index(tx, rec); err != nil {
-			return err
-		}
-		return count(tx, rec, now)
-	})
-	if err != nil {
-		return store.Record{}, false, fmt.Errorf("bolt store: put result %s#%d: %w", rec.JobID, rec.Index, err)
-	}
-	return stored, created, nil
+	return s.now().Before(store.Expiry(meta.CreatedAt, s.retention)), nil
 }
 
-// Recount validates rec and does nothing else: PutResult writes a record
-// and its count in one transaction, so a stored record is always counted.
-// It exists so that callers written for stores that count in a second write
-// (see dynamo.Store.Recount) work unchanged.
-func (s *Store) Recount(_ context.Context, rec store.Record) error {
-	return store.CheckRecord(rec)
+// partsOf is what the parts bucket keeps of an outcome that handed items
+// back.
+type partsOf struct {
+	Hop   int          `json:"hop"`
+	Parts []store.Part `json:"parts"`
 }
 
-// index adds rec to the by-verdict and by-address indexes.
-func index(tx *bbolt.Tx, rec store.Record) error {
-	verdicts, err := tx.Bucket(bucketVerdicts).CreateBucketIfNotExists([]byte(rec.JobID))
-	if err != nil {
-		return err
+// waitingOf counts the uncounted addresses of a job's parts whose own
+// message has no outcome yet, in a Tally's Waiting and Next.
+func waitingOf(tx *bbolt.Tx, id string) (store.Tally, error) {
+	var t store.Tally
+	parts := tx.Bucket(bucketParts).Bucket([]byte(id))
+	outs := tx.Bucket(bucketOutcomes).Bucket([]byte(id))
+	results := tx.Bucket(bucketResults).Bucket([]byte(id))
+	if parts == nil || outs == nil {
+		return t, nil
 	}
-	vkey := append([]byte(rec.IsReachable+"\x00"), u64(timeKey(rec.CreatedAt))...)
-	if err := verdicts.Put(append(vkey, u64(uint64(rec.Index))...), nil); err != nil {
-		return err
-	}
-	if rec.Normalized == "" {
-		return nil
-	}
-	akey := append([]byte(rec.Normalized+"\x00"), u64(timeKey(rec.CreatedAt))...)
-	akey = append(append(akey, rec.JobID+"\x00"...), u64(uint64(rec.Index))...)
-	return putJSON(tx.Bucket(bucketAddrs), akey, addrRef{JobID: rec.JobID, Index: rec.Index})
-}
-
-type addrRef struct {
-	JobID string `json:"job_id"`
-	Index int    `json:"index"`
-}
-
-func count(tx *bbolt.Tx, rec store.Record, now time.Time) error {
-	b := tx.Bucket(bucketCounts)
-	var c counts
-	if _, err := getJSON(b, []byte(rec.JobID), &c); err != nil {
-		return err
-	}
-	if !c.Summary.Add(rec.IsReachable) {
-		return errors.New("unreachable: verdict checked before") // CheckRecord ran first
-	}
-	if now.After(c.LastAt) {
-		c.LastAt = now
-	}
-	return putJSON(b, []byte(rec.JobID), c)
-}
-
-// GetResult returns the stored result of (jobID, idx), or store.ErrNotFound.
-func (s *Store) GetResult(ctx context.Context, jobID string, idx int) (store.Record, error) {
-	var rec store.Record
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		results := tx.Bucket(bucketResults).Bucket([]byte(jobID))
-		if results == nil {
-			return store.ErrNotFound
+	err := parts.ForEach(func(k, v []byte) error {
+		var p partsOf
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("parts of %s: %w", k, err)
 		}
-		ok, err := getJSON(results, u64(uint64(idx)), &rec)
-		if err == nil && !ok {
-			return store.ErrNotFound
-		}
-		return err
-	})
-	if err != nil {
-		return store.Record{}, fmt.Errorf("bolt store: get result %s#%d: %w", jobID, idx, err)
-	}
-	return rec, nil
-}
-
-// SetWaiting records that the addresses at waits' indices wait for a retry,
-// each until its Due. An index that has a result already is left alone: a
-// late duplicate delivery must not show a stored address as waiting. A
-// stored result clears its index's wait (PutResult).
-func (s *Store) SetWaiting(ctx context.Context, jobID string, waits []store.Wait) error {
-	if err := store.CheckWaits(jobID, waits); err != nil {
-		return err
-	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		w, err := tx.Bucket(bucketWaiting).CreateBucketIfNotExists([]byte(jobID))
-		if err != nil {
-			return err
-		}
-		results := tx.Bucket(bucketResults).Bucket([]byte(jobID))
-		for _, wt := range waits {
-			key := u64(uint64(wt.Index))
-			if results != nil && results.Get(key) != nil {
+		for _, part := range p.Parts {
+			if outs.Get([]byte(store.MessageKey(p.Hop+1, part.Indices))) != nil {
 				continue
 			}
-			if err := w.Put(key, u64(uint64(wt.Due.UnixNano()))); err != nil {
-				return err
+			n := 0
+			for _, i := range part.Indices {
+				if results == nil || results.Get(u64(uint64(i))) == nil {
+					n++
+				}
 			}
+			t.Wait(part, n)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("bolt store: set waiting in %s: %w", jobID, err)
-	}
-	return nil
+	return t, err
 }
 
-// waiting fills j's Waiting and NextRetryAt.
-func waiting(tx *bbolt.Tx, j *store.Job) error {
-	w := tx.Bucket(bucketWaiting).Bucket([]byte(j.ID))
-	if w == nil {
-		return nil
-	}
-	var next int64
-	err := w.ForEach(func(_, v []byte) error {
-		if len(v) != 8 {
-			return fmt.Errorf("waiting entry of %d bytes", len(v))
-		}
-		due := int64(binary.BigEndian.Uint64(v))
-		if j.Waiting == 0 || due < next {
-			next = due
-		}
-		j.Waiting++
-		return nil
-	})
-	if err == nil && j.Waiting > 0 {
-		at := time.Unix(0, next).UTC()
-		j.NextRetryAt = &at
-	}
-	return err
-}
+// errUnreachable marks a state a checked argument cannot lead to.
+var errUnreachable = errors.New("unreachable")

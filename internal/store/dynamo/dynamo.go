@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // API is the part of *dynamodb.Client the store calls; tests wrap it.
@@ -19,15 +20,19 @@ type API interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 // Store keeps jobs, results, cache items and counters in one DynamoDB table
 // (see the package documentation for its design). It is safe for concurrent
 // use.
 type Store struct {
-	api   API
-	table string
-	now   func() time.Time
+	api       API
+	table     string
+	now       func() time.Time
+	retention time.Duration
+	groups    *groupCache
+	ends      bookingEnds
 }
 
 // Option configures New.
@@ -37,10 +42,15 @@ type Option func(*Store)
 // job's finished_at) and decides whether a counter window has expired.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithRetention sets how long jobs and results are kept (default
+// store.DefaultRetention): their items carry the expiry as TTL, and reads
+// ignore expired ones.
+func WithRetention(d time.Duration) Option { return func(s *Store) { s.retention = d } }
+
 // New returns a store on the table, which must exist (CreateTable, or the
 // SAM template in AWS).
 func New(api API, table string, opts ...Option) *Store {
-	s := &Store{api: api, table: table, now: time.Now}
+	s := &Store{api: api, table: table, now: time.Now, retention: store.DefaultRetention, groups: newGroupCache(groupCacheSize)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -93,16 +103,33 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func jobPK(id string) string   { return "JOB#" + id }
-func resultSK(idx int) string  { return fmt.Sprintf("R#%09d", idx) }
-func shardSK(shard int) string { return fmt.Sprintf("S#%06d", shard) }
-func itoa(n int) string        { return strconv.Itoa(n) }
+func jobPK(id string) string { return "JOB#" + id }
 
+// Sort keys. A job's partition holds its META item, its outcomes (T#) and
+// its result groups (G#): "G#" < "META" < "T#", so one Query from META on
+// reads the job and its outcomes without the (large) groups.
 const (
 	skJob     = "META"
+	skOutcome = "T#"
+	skGroup   = "G#"
 	skCache   = "CACHE"
 	skCounter = "CTR"
 )
+
+// ttl is the TTL attribute of an item that expires at t: epoch seconds,
+// rounded up so that DynamoDB never deletes it before then.
+func ttl(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+// expired reports whether an item with the TTL attribute exp has expired
+// at now. Reads check it: TTL deletion runs days late, and never on
+// dynalite.
+func expired(exp int64, now time.Time) bool { return exp != 0 && now.Unix() >= exp }
 
 func itemKey(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{

@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/store/storetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 )
@@ -26,7 +24,7 @@ func TestMain(m *testing.M) {
 }
 
 // newStore creates a fresh table on dynalite and a store on it.
-func newStore(t *testing.T, optFns ...func(*dynamodb.Options)) *Store {
+func newStore(t testing.TB, opts []Option, optFns ...func(*dynamodb.Options)) *Store {
 	t.Helper()
 	client := awsemu.DynamoDB(t, optFns...)
 	table := awsemu.Name(t, "t")
@@ -36,18 +34,20 @@ func newStore(t *testing.T, optFns ...func(*dynamodb.Options)) *Store {
 	t.Cleanup(func() {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
 	})
-	return New(client, table)
+	return New(client, table, opts...)
 }
 
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Store { return newStore(t) })
+	storetest.Run(t, func(t *testing.T, now func() time.Time, retention time.Duration) storetest.Store {
+		return newStore(t, []Option{WithClock(now), WithRetention(retention)})
+	})
 }
 
 // TestContractUnderFaults injects throttling and 5xx answers below the SDK's
 // retryer — some before the request reaches dynalite, some after it has been
 // applied (the ambiguous case) — and checks the counts stay exact.
 func TestContractUnderFaults(t *testing.T) {
-	storetest.RunExactness(t, func(t *testing.T) storetest.Store {
+	storetest.RunExactness(t, func(t *testing.T, _ func() time.Time, _ time.Duration) storetest.Store {
 		var faults atomic.Int64
 		t.Cleanup(func() {
 			if faults.Load() == 0 {
@@ -55,7 +55,7 @@ func TestContractUnderFaults(t *testing.T) {
 			}
 			t.Logf("%d faults injected", faults.Load())
 		})
-		return newStore(t, ClientOptions(10, 20*time.Millisecond), func(o *dynamodb.Options) {
+		return newStore(t, nil, ClientOptions(10, 20*time.Millisecond), func(o *dynamodb.Options) {
 			o.HTTPClient = &faultyHTTP{inner: o.HTTPClient, every: 5, faults: &faults}
 		})
 	})
@@ -103,69 +103,6 @@ func awsError(req *http.Request, status int, code string) *http.Response {
 	}
 }
 
-// TestCrashBetweenPutAndCount stores a result item without counting it, as a
-// worker that died between the two writes leaves it; the redelivery counts
-// the stored verdict once, whether it writes the result again (PutResult) or
-// finds it stored and recounts it (GetResult, then Recount).
-func TestCrashBetweenPutAndCount(t *testing.T) {
-	tests := []struct {
-		name    string
-		recover func(ctx context.Context, s *Store, redelivered store.Record) error
-	}{
-		{"PutResult", func(ctx context.Context, s *Store, redelivered store.Record) error {
-			got, created, err := s.PutResult(ctx, redelivered)
-			if err == nil && (created || got.IsReachable != store.Invalid) {
-				t.Errorf("PutResult(redelivery) = %+v, created %v; want the stored invalid record", got, created)
-			}
-			return err
-		}},
-		{"Recount", func(ctx context.Context, s *Store, redelivered store.Record) error {
-			got, err := s.GetResult(ctx, redelivered.JobID, redelivered.Index)
-			if err != nil {
-				return err
-			}
-			for range 2 { // a second redelivery counts nothing more
-				if err := s.Recount(ctx, got); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			s := newStore(t)
-			if err := s.CreateJob(ctx, store.Job{ID: "j", Total: 1}); err != nil {
-				t.Fatalf("CreateJob: %v", err)
-			}
-			first := store.Record{JobID: "j", Index: 0, Input: "a@b.c", IsReachable: store.Invalid, CreatedAt: time.Now()}
-			item, err := attributevalue.MarshalMap(toResultItem(first))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.putNew(ctx, item); err != nil {
-				t.Fatalf("put result item: %v", err)
-			}
-			if job, err := s.GetJob(ctx, "j"); err != nil || job.Processed != 0 {
-				t.Fatalf("GetJob after the crash = %+v, %v; want nothing counted", job, err)
-			}
-			redelivered := first
-			redelivered.IsReachable = store.Safe
-			if err := tt.recover(ctx, s, redelivered); err != nil {
-				t.Fatalf("redelivery: %v", err)
-			}
-			job, err := s.GetJob(ctx, "j")
-			if err != nil {
-				t.Fatalf("GetJob: %v", err)
-			}
-			if job.Processed != 1 || job.Summary != (store.Summary{Invalid: 1}) || job.FinishedAt == nil {
-				t.Errorf("GetJob = %+v, want one invalid result, finished", job)
-			}
-		})
-	}
-}
-
 func TestCreateTableTwice(t *testing.T) {
 	client := awsemu.DynamoDB(t)
 	table := awsemu.Name(t, "t")
@@ -176,11 +113,6 @@ func TestCreateTableTwice(t *testing.T) {
 	}
 }
 
-func BenchmarkPutResult(b *testing.B) {
-	client := awsemu.DynamoDB(b, ClientOptions(0, 0))
-	table := awsemu.Name(b, "t")
-	if err := CreateTable(context.Background(), client, table); err != nil {
-		b.Fatalf("CreateTable: %v", err)
-	}
-	storetest.BenchmarkPutResult(b, New(client, table))
+func BenchmarkDeliver(b *testing.B) {
+	storetest.BenchmarkDeliver(b, newStore(b, nil, ClientOptions(0, 0)))
 }

@@ -3,18 +3,21 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/mailprobe/mailprobe/internal/store"
 )
 
 // CreateJob stores a new job; it fails with store.ErrJobExists when the id is
-// taken. A zero CreatedAt is set to now.
+// taken. A zero CreatedAt is set to now. The job expires after the
+// store's retention.
 func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	if err := store.CheckJob(j); err != nil {
 		return err
@@ -25,6 +28,7 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	item, err := attributevalue.MarshalMap(jobItem{
 		PK: jobPK(j.ID), SK: skJob, JobID: j.ID, Total: j.Total,
 		CreatedAt: formatTime(j.CreatedAt), Webhook: string(j.Webhook), Single: j.SingleShot,
+		ExpiresAt: ttl(store.Expiry(j.CreatedAt, s.retention)),
 	})
 	if err != nil {
 		return fmt.Errorf("dynamo: create job %q: %w", j.ID, err)
@@ -38,84 +42,84 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	return nil
 }
 
-// GetJob returns the job with counters summed over its shards; FinishedAt is
-// the time the last missing result was counted, once every address has one.
+// GetJob returns the job with its counters, computed from its outcomes
+// (store.TallyOutcomes); FinishedAt is when the last missing result was
+// settled, once every address has one. One Query reads the job and its
+// outcomes. An expired job is not found.
 func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: itemKey(jobPK(id), skJob), ConsistentRead: aws.Bool(true),
-	})
+	meta, outs, err := s.readJob(ctx, id)
 	if err != nil {
 		return store.Job{}, fmt.Errorf("dynamo: get job %q: %w", id, err)
 	}
-	if out.Item == nil {
+	if meta == nil {
 		return store.Job{}, fmt.Errorf("dynamo: get job %q: %w", id, store.ErrNotFound)
 	}
-	var it jobItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return store.Job{}, fmt.Errorf("dynamo: get job %q: %w", id, err)
-	}
-	j, err := it.job()
+	j, err := meta.job()
 	if err != nil {
 		return store.Job{}, fmt.Errorf("dynamo: get job: %w", err)
 	}
-	last, err := s.sumShards(ctx, &j)
-	if err != nil {
-		return store.Job{}, fmt.Errorf("dynamo: get job %q: %w", id, err)
-	}
-	j.Processed = j.Summary.Total()
-	if j.Status() == store.StatusCompleted {
-		j.FinishedAt = &last
-	}
+	store.TallyOutcomes(outs).Fill(&j)
 	return j, nil
 }
 
-// sumShards adds a job's shard counters to j's summary, its waiting
-// addresses to j, and returns the latest last_at. The shards are read whole:
-// their wait attributes have names of their own (waiting.go).
-func (s *Store) sumShards(ctx context.Context, j *store.Job) (time.Time, error) {
-	sum := &j.Summary
-	keyCond := expression.Key("pk").Equal(expression.Value(jobPK(j.ID))).
-		And(expression.Key("sk").BeginsWith("S#"))
-	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
+// readJob reads a job's META item (nil when absent) and its outcomes,
+// both without what has expired; an expired job has no outcomes either.
+func (s *Store) readJob(ctx context.Context, id string) (*jobItem, []store.Outcome, error) {
+	cond := expression.Key("pk").Equal(expression.Value(jobPK(id))).And(expression.Key("sk").GreaterThanEqual(expression.Value(skJob)))
+	expr, err := expression.NewBuilder().WithKeyCondition(cond).Build()
 	if err != nil {
-		return time.Time{}, err
+		return nil, nil, err
 	}
 	p := dynamodb.NewQueryPaginator(s.api, &dynamodb.QueryInput{
 		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:   expr.KeyCondition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	})
-	var last time.Time
+	now := s.now()
+	var meta *jobItem
+	var outs []store.Outcome
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return time.Time{}, err
+			return nil, nil, err
 		}
-		var shards []shardItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &shards); err != nil {
-			return time.Time{}, err
-		}
-		for _, item := range page.Items {
-			if err := addWaiting(j, item); err != nil {
-				return time.Time{}, err
-			}
-		}
-		for _, sh := range shards {
-			sum.Safe += sh.Safe
-			sum.Risky += sh.Risky
-			sum.Invalid += sh.Invalid
-			sum.Unknown += sh.Unknown
-			if sh.LastAt == "" {
-				continue // a shard with waits only
-			}
-			at, err := parseTime(sh.LastAt)
-			if err != nil {
-				return time.Time{}, err
-			}
-			if at.After(last) {
-				last = at
+		for _, raw := range page.Items {
+			if err := s.collect(id, raw, now, &meta, &outs); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
-	return last, nil
+	if meta != nil && expired(meta.ExpiresAt, now) {
+		return nil, nil, nil
+	}
+	return meta, outs, nil
+}
+
+// collect sorts one item of a job's partition into meta or outs.
+func (s *Store) collect(id string, raw map[string]types.AttributeValue, now time.Time, meta **jobItem, outs *[]store.Outcome) error {
+	sk, _ := raw["sk"].(*types.AttributeValueMemberS)
+	switch {
+	case sk == nil:
+		return nil
+	case sk.Value == skJob:
+		var it jobItem
+		if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+			return err
+		}
+		*meta = &it
+	case strings.HasPrefix(sk.Value, skOutcome):
+		var it outcomeItem
+		if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+			return err
+		}
+		if expired(it.ExpiresAt, now) {
+			return nil
+		}
+		o, err := it.outcome(id)
+		if err != nil {
+			return err
+		}
+		*outs = append(*outs, o)
+	}
+	return nil
 }

@@ -11,17 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Names of the table's attributes and indexes; the SAM template uses the same.
+// Names of the table's attributes; the SAM template uses the same. The
+// table has no secondary index: every read the code makes is by key.
 const (
 	AttrPK        = "pk"
 	AttrSK        = "sk"
-	AttrGSI1PK    = "gsi1pk"
-	AttrGSI1SK    = "gsi1sk"
-	AttrGSI2PK    = "gsi2pk"
-	AttrGSI2SK    = "gsi2sk"
 	AttrExpiresAt = "expires_at"
-	IndexAddress  = "gsi1"
-	IndexVerdict  = "gsi2"
 )
 
 // TableAPI is the part of *dynamodb.Client CreateTable calls.
@@ -30,8 +25,7 @@ type TableAPI interface {
 	dynamodb.DescribeTableAPIClient
 }
 
-// CreateTable creates the store's table with its two indexes and waits until
-// it is active. A table that already exists is not an error. It does not
+// CreateTable creates the store's table and waits until it is active. A table that already exists is not an error. It does not
 // enable TTL on expires_at (the SAM template does; dynalite cannot), which
 // correctness never needs.
 func CreateTable(ctx context.Context, client TableAPI, name string) error {
@@ -44,18 +38,11 @@ func CreateTable(ctx context.Context, client TableAPI, name string) error {
 			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
 		}
 	}
-	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(name),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{
-			s(AttrPK), s(AttrSK), s(AttrGSI1PK), s(AttrGSI1SK), s(AttrGSI2PK), s(AttrGSI2SK),
-		},
-		KeySchema: keys(AttrPK, AttrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
-			{IndexName: aws.String(IndexAddress), KeySchema: keys(AttrGSI1PK, AttrGSI1SK), Projection: all},
-			{IndexName: aws.String(IndexVerdict), KeySchema: keys(AttrGSI2PK, AttrGSI2SK), Projection: all},
-		},
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{s(AttrPK), s(AttrSK)},
+		KeySchema:            keys(AttrPK, AttrSK),
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {

@@ -9,24 +9,27 @@ import (
 	"github.com/mailprobe/mailprobe/internal/store"
 )
 
-// BenchmarkPutResult measures PutResult of new records (a put and a count)
-// and, every fourth call, of a redelivery (a failed put, a read, a no-op
-// count), the worker's hot path. Run it with -benchtime=200x on the emulator.
-func BenchmarkPutResult(b *testing.B, s Store) {
+// BenchmarkDeliver measures the worker's hot path: one delivery of a
+// message of 100 addresses, its results stored together and its outcome
+// settled. Run it with -benchtime=100x on the emulator.
+func BenchmarkDeliver(b *testing.B, s Store) {
+	const per = 100
 	ctx := context.Background()
 	job := fmt.Sprintf("job-bench-%d", time.Now().UnixNano()) // b.N changes between calls
-	if err := s.CreateJob(ctx, store.Job{ID: job, Total: b.N, CreatedAt: base}); err != nil {
+	if err := s.CreateJob(ctx, store.Job{ID: job, Total: b.N * per, CreatedAt: base}); err != nil {
 		b.Fatalf("CreateJob: %v", err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		idx := i
-		if i%4 == 3 {
-			idx = i - 1 // redelivery
+		items := span(i*per, (i+1)*per)
+		key := store.MessageKey(0, items)
+		stored, _, err := s.StoreResults(ctx, job, key, records(job, items, base))
+		if err != nil {
+			b.Fatalf("StoreResults: %v", err)
 		}
-		if _, _, err := s.PutResult(ctx, record(job, idx, verdictOf(idx), base.Add(time.Duration(i)))); err != nil {
-			b.Fatalf("PutResult: %v", err)
+		if _, _, err := s.Settle(ctx, store.Settled(job, key, 0, "bench", stored, nil)); err != nil {
+			b.Fatalf("Settle: %v", err)
 		}
 	}
 }

@@ -6,6 +6,7 @@ package rie
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -98,6 +99,9 @@ type Function struct {
 // Stop ends the emulator and the function now; cleanup does it otherwise.
 func (f *Function) Stop() { f.proc.Stop() }
 
+// PID is the process id of the emulator; the bootstrap is its child.
+func (f *Function) PID() int { return f.proc.Pid() }
+
 // Start runs bootstrap under the emulator with env (KEY=VALUE) added to a
 // minimal environment, waits until it answers, and stops it at cleanup.
 func Start(t testing.TB, bootstrap string, env ...string) *Function {
@@ -128,23 +132,33 @@ func (f *Function) Invoke(t testing.TB, event []byte) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	b, err := f.Call(ctx, event)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, f.Logs())
+	}
+	return b
+}
+
+// Call is Invoke for callers that are not a test's goroutine: it returns
+// the failure instead of failing a test.
+func (f *Function) Call(ctx context.Context, event []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.URL, bytes.NewReader(event))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("invoke: %v\n%s", err, f.Logs())
+		return nil, fmt.Errorf("invoke: %w", err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("invoke: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("invoke: HTTP %d: %s\n%s", resp.StatusCode, b, f.Logs())
+		return nil, fmt.Errorf("invoke: HTTP %d: %s", resp.StatusCode, b)
 	}
-	return b
+	return b, nil
 }
 
 // Logs returns what the function has printed so far.

@@ -34,6 +34,9 @@ type Options struct {
 	// Deny, when set, is asked about every CONNECT target; true makes the
 	// proxy answer "connection not allowed by ruleset" (RFC 1928 §6, X'02').
 	Deny func(target netip.AddrPort) bool
+	// WrapTarget, when set, wraps every outgoing connection the proxy
+	// opens, e.g. to watch the conversation it relays.
+	WrapTarget func(target string, c net.Conn) net.Conn
 }
 
 // Server is a running SOCKS5 proxy. Start stops it in t.Cleanup.
@@ -205,6 +208,9 @@ func (s *Server) dial(ctx context.Context, network, addr string) (net.Conn, erro
 	s.mu.Lock()
 	s.targets = append(s.targets, addr)
 	s.mu.Unlock()
+	if s.opts.WrapTarget != nil {
+		c = s.opts.WrapTarget(addr, c)
+	}
 	return c, nil
 }
 
