@@ -7,6 +7,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/retry"
+	"github.com/mailprobe/mailprobe/internal/clock"
 )
 
 // What is asked again within one check, and when:
@@ -178,7 +179,7 @@ func (s *step) waitForAgain(ctx context.Context) bool {
 	if len(again) == 0 && !(s.ca.askAgain() && s.anyAccepted()) {
 		return false
 	}
-	if err := sleep(ctx, s.env.GreylistWait); err != nil {
+	if err := clock.Sleep(ctx, s.env.GreylistWait); err != nil {
 		for _, i := range again {
 			s.answers[i].Final = false // the retry they were due never ran
 		}
@@ -208,19 +209,4 @@ func (s *step) anyAccepted() bool {
 		}
 	}
 	return false
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailprobe/mailprobe/engine/dialer"
 	"github.com/mailprobe/mailprobe/engine/smtpprobe"
+	"github.com/mailprobe/mailprobe/internal/clock"
 )
 
 // sessionResult is what one SMTP session brought back.
@@ -33,7 +34,7 @@ func (s *step) session(ctx context.Context, t *tries, idx []int, pause time.Dura
 	}
 	if pause > 0 {
 		start := time.Now()
-		if r.err = sleep(ctx, pause); r.err != nil {
+		if r.err = clock.Sleep(ctx, pause); r.err != nil {
 			return r
 		}
 		s.waited(t, idx, start)

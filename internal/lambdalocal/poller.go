@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/mailprobe/mailprobe/internal/clock"
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
 )
 
@@ -177,7 +178,7 @@ func (p *poller) gather(ctx context.Context) []events.SQSMessage {
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("ReceiveMessage failed", "error", err)
-				sleep(ctx, retryPause)
+				_ = clock.Sleep(ctx, retryPause) // the loop ends if ctx did
 			}
 			break
 		}
@@ -197,7 +198,7 @@ func (p *poller) gather(ctx context.Context) []events.SQSMessage {
 			break
 		}
 		if len(out.Messages) == 0 && wait == 0 {
-			sleep(ctx, min(time.Until(windowEnd), 50*time.Millisecond))
+			_ = clock.Sleep(ctx, min(time.Until(windowEnd), 50*time.Millisecond)) // the loop ends if ctx did
 		}
 	}
 	return batch
@@ -242,14 +243,5 @@ func (p *poller) delete(ctx context.Context, msgs []events.SQSMessage) {
 			p.log.Warn("some deletions failed: those messages come back", "failed", len(out.Failed))
 		}
 		msgs = msgs[n:]
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }

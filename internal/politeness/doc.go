@@ -36,6 +36,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/mailprobe/mailprobe/internal/clock"
 )
 
 // ErrDeferred is matched (errors.Is) by Acquire's error when an MX host
@@ -88,14 +90,7 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // Sleep waits for d or until ctx ends.
 func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, d)
 }
 
 // hostKey normalizes an MX host name, so "MX.Example.COM." and

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/mailprobe/mailprobe/internal/clock"
 )
 
 // Defaults of Options.
@@ -96,7 +98,7 @@ func New(opts Options) *Client {
 		opts.UserAgent = "mailprobe-webhook/1"
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = clock.Sleep
 	}
 	rt := opts.Transport
 	if rt == nil {
@@ -215,15 +217,4 @@ func retryAfter(v string) time.Duration {
 		return 0
 	}
 	return time.Duration(n) * time.Second
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailprobe/mailprobe/internal/clock"
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
 
@@ -54,7 +55,7 @@ func RunLocal(ctx context.Context, q LocalQueue, w *Worker) error {
 				return nil
 			}
 			w.deps.Logger.ErrorContext(ctx, "Local queue receive failed", "err", err)
-			if sleepCtx(ctx, pollWait) != nil {
+			if clock.Sleep(ctx, pollWait) != nil {
 				return nil
 			}
 			continue
@@ -115,16 +116,5 @@ func (w *Worker) settleDelivery(ctx context.Context, q LocalQueue, d queue.Deliv
 	if err != nil {
 		// The visibility timeout will bring the message back anyway.
 		w.deps.Logger.ErrorContext(ctx, "Local queue update failed", "delete", f == queue.Done, "err", err)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/mailprobe/mailprobe/internal/clock"
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
 
@@ -114,7 +115,7 @@ func (q *Queue) sendBatch(ctx context.Context, bodies [][]byte, batch []int, del
 	var refusedErr, retryErr error
 	for round := range q.sendRounds {
 		if round > 0 {
-			if werr := sleep(ctx, q.backoff<<(round-1)); werr != nil {
+			if werr := clock.Sleep(ctx, q.backoff<<(round-1)); werr != nil {
 				return append(refused, pending...), errors.Join(refusedErr, retryErr, werr)
 			}
 		}
@@ -169,15 +170,4 @@ func (q *Queue) sendOnce(ctx context.Context, bodies [][]byte, batch []int, dela
 		}
 	}
 	return res
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

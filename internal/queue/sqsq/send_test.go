@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/mailprobe/mailprobe/internal/clock"
 	"github.com/mailprobe/mailprobe/internal/queue"
 )
 
@@ -160,7 +161,7 @@ type slowSQS struct {
 }
 
 func (s slowSQS) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, _ ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
-	if err := sleep(ctx, s.delay); err != nil {
+	if err := clock.Sleep(ctx, s.delay); err != nil {
 		return nil, err
 	}
 	return &sqs.SendMessageBatchOutput{}, nil

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/mailprobe/mailprobe/internal/clock"
 )
 
 // Function is one function instance; *rie.Function implements it.
@@ -119,7 +121,7 @@ func receive(ctx context.Context, cfg Config) (events.SQSEvent, error) {
 			if len(ev.Records) == 0 {
 				return ev, nil
 			}
-			if err := sleep(ctx, min(cfg.Window/10+time.Millisecond, 100*time.Millisecond)); err != nil {
+			if err := clock.Sleep(ctx, min(cfg.Window/10+time.Millisecond, 100*time.Millisecond)); err != nil {
 				return ev, nil
 			}
 			continue
@@ -201,15 +203,4 @@ func settle(ctx context.Context, cfg Config, inv Invocation) error {
 		return fmt.Errorf("esm: delete: %d entries failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
