@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 )
 
@@ -29,11 +29,7 @@ func requireTool(t *testing.T, name string) string {
 		return path
 	}
 	msg := fmt.Sprintf("%s not found: install Debian's prometheus package (./scripts/apt-deps.sh, run by make test)", name)
-	if awsemu.CI() {
-		t.Fatal(msg)
-	}
-	fmt.Fprintf(os.Stderr, "\n!!! SKIPPING the Prometheus suite: %s\n\n", msg)
-	t.Skip(msg)
+	prereq.Missing(t, msg)
 	return ""
 }
 

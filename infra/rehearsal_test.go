@@ -21,7 +21,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // Lambda's limits on a function's .zip deployment package.
@@ -298,11 +298,7 @@ func samTransform(t *testing.T, packaged string, params map[string]string) []byt
 	if errors.Is(err, exec.ErrNotFound) || errors.As(err, &exit) && exit.ExitCode() == 3 {
 		msg := "SKIPPED: the SAM transform of the deploy rehearsal did not run: python3 with aws-sam-translator " +
 			"(pip install aws-sam-translator) is not installed: " + strings.TrimSpace(stderr.String())
-		if awsemu.CI() {
-			t.Fatal(msg)
-		}
-		t.Log(strings.Repeat("!", 78))
-		t.Skip(msg)
+		prereq.Missing(t, msg)
 	}
 	if err != nil {
 		t.Fatalf("SAM transform: %v\n%s", err, stderr.String())

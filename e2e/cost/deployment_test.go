@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // deployment is what infra/template.yaml deploys with its default
@@ -30,7 +30,7 @@ type deployment struct {
 // harness replaces.
 func readDeployment(t *testing.T) deployment {
 	t.Helper()
-	root, err := awsemu.RepoRoot()
+	root, err := prereq.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

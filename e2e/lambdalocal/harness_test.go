@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 	"github.com/mailprobe/mailprobe/internal/testenv/rie"
 )
 
@@ -50,16 +51,13 @@ type process struct {
 // cleanup, checking that it exits cleanly and leaves nothing running.
 func startLambdaLocal(t *testing.T, args ...string) *process {
 	t.Helper()
-	root, err := awsemu.RepoRoot()
+	root, err := prereq.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rie.Binary(t) // skips (or fails in CI) without the emulator
 	if err := awsemu.CheckInstalled(root); err != nil {
-		if awsemu.CI() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		prereq.Missing(t, err.Error())
 	}
 	bin := filepath.Join(t.TempDir(), "lambda-local")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/lambda-local")

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 	"github.com/mailprobe/mailprobe/internal/testenv/rie"
 )
 
@@ -115,7 +115,7 @@ func (l *local) load(context.Context) error {
 	}
 	l.r = d.Resolver(samtemplate.Stack{Params: params, Refs: l.c.refs, Attrs: l.c.attrs,
 		Region: region, AccountID: accountID, StackName: l.o.StackName})
-	if l.root, err = awsemu.RepoRoot(); err != nil {
+	if l.root, err = prereq.Root(); err != nil {
 		return err
 	}
 	return nil

@@ -22,8 +22,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mailprobe/mailprobe/internal/config"
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 	"github.com/mailprobe/mailprobe/internal/testenv/dnstest"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 	"github.com/mailprobe/mailprobe/internal/testenv/servetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/smtptest"
 	"github.com/mailprobe/mailprobe/internal/testenv/sockstest"
@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	if chromium == "" {
 		msg := "!!! inbrowser: no Chromium found (chromium, chromium-browser or MAILPROBE_CHROMIUM); " +
 			"install Debian's chromium (scripts/apt-deps.sh): the console's browser tests "
-		if awsemu.CI() {
+		if prereq.CI() {
 			fmt.Fprintln(os.Stderr, msg+"FAIL under CI")
 			os.Exit(1)
 		}

@@ -19,12 +19,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
@@ -33,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // Environment variables that point the clients at already running emulators.
@@ -159,23 +157,12 @@ func mustEndpoint(t testing.TB, url string, err error) string {
 	switch {
 	case err == nil:
 		return url
-	case errors.Is(err, ErrNotInstalled) && !CI():
-		t.Skipf("%v; set %s/%s to use running emulators", err, EnvSQSEndpoint, EnvDynamoDBEndpoint)
+	case errors.Is(err, ErrNotInstalled):
+		prereq.Missing(t, err.Error()+"; or set "+EnvSQSEndpoint+"/"+EnvDynamoDBEndpoint+" to use running emulators")
 	default:
 		t.Fatalf("%v", err)
 	}
 	return ""
-}
-
-// CI reports whether CI is set to a true value, as CI services do: then a
-// missing emulator is a test failure, not a skip.
-func CI() bool {
-	v := strings.TrimSpace(os.Getenv("CI"))
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	return err != nil || b // an unparsable value such as "yes" still means CI
 }
 
 // start returns the endpoint from env, or starts the emulator with launch.
@@ -183,7 +170,7 @@ func (e *emulators) start(env string, launch func(ctx context.Context, root stri
 	if v := os.Getenv(env); v != "" {
 		return v, nil
 	}
-	root, err := RepoRoot()
+	root, err := prereq.Root()
 	if err != nil {
 		return "", err
 	}
@@ -202,22 +189,4 @@ func (e *emulators) start(env string, launch func(ctx context.Context, root stri
 		e.ddb = p
 	}
 	return p.url, nil
-}
-
-// RepoRoot walks up from the working directory to the directory with go.mod.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("awsemu: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("awsemu: no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }

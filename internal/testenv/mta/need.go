@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // Need skips the test, loudly, unless the named servers ("postfix",
@@ -37,12 +37,7 @@ func Need(t testing.TB, servers ...string) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("\n!!! real-MTA test %s needs %s; run ./scripts/apt-deps.sh (make test does)\n",
-		t.Name(), strings.Join(missing, ", "))
-	if awsemu.CI() {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	prereq.Missing(t, fmt.Sprintf("real-MTA test needs %s; run ./scripts/apt-deps.sh (make test does)", strings.Join(missing, ", ")))
 }
 
 // binaries lists the files a server needs.
@@ -64,7 +59,7 @@ func binaries(server string) []string {
 // pkgRoot is where scripts/apt-deps.sh unpacks the packages that conflict
 // with Postfix: .tools/pkgs/root under the module root.
 var pkgRoot = sync.OnceValue(func() string {
-	root, err := awsemu.RepoRoot()
+	root, err := prereq.Root()
 	if err != nil {
 		return filepath.Join(".tools", "pkgs", "root")
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // Targets inside a Netns, each making a proxy's connect fail with a
@@ -67,7 +69,7 @@ func NewNetns(t testing.TB) *Netns {
 	n := &Netns{Name: "mailprobe-" + strings.ToLower(rand.Text()[:10])}
 	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
 		// A container without CAP_SYS_ADMIN cannot create namespaces.
-		unavailable(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
+		prereq.Missing(t, fmt.Sprintf("cannot create a network namespace: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {

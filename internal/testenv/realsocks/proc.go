@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // readyTimeout bounds a server's start-up; stopTimeout its shutdown.
@@ -43,17 +43,7 @@ func Need(t testing.TB, root bool, bins ...string) {
 	if len(missing) == 0 {
 		return
 	}
-	unavailable(t, fmt.Sprintf("real SOCKS5 proxy test needs %s: run scripts/apt-deps.sh as root", strings.Join(missing, ", ")))
-}
-
-// unavailable skips the test with msg, loudly, or fails it under CI.
-func unavailable(t testing.TB, msg string) {
-	t.Helper()
-	if awsemu.CI() {
-		t.Fatal(msg)
-	}
-	fmt.Fprintf(os.Stderr, "\n!!! SKIP %s: %s\n\n", t.Name(), msg)
-	t.Skip(msg)
+	prereq.Missing(t, fmt.Sprintf("real SOCKS5 proxy test needs %s: run scripts/apt-deps.sh as root", strings.Join(missing, ", ")))
 }
 
 // bin returns the path of a binary, looking in /usr/sbin too (not on a

@@ -18,14 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // Binary returns the path of aws-lambda-rie (see Find). Without it the
 // test is skipped, except in CI, where a missing emulator is a failure.
 func Binary(t testing.TB) string {
 	t.Helper()
-	root, err := awsemu.RepoRoot()
+	root, err := prereq.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +33,7 @@ func Binary(t testing.TB) string {
 	if err == nil {
 		return p
 	}
-	if awsemu.CI() {
-		t.Fatal(err)
-	}
-	t.Skip(err)
+	prereq.Missing(t, err.Error())
 	return ""
 }
 
@@ -58,7 +55,7 @@ func Build(t testing.TB, pkg string) string {
 	if out, ok := builds.bins[pkg]; ok {
 		return out
 	}
-	root, err := awsemu.RepoRoot()
+	root, err := prereq.Root()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
-	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
+	"github.com/mailprobe/mailprobe/internal/testenv/prereq"
 )
 
 // Region is the region of every client and of the ARNs moto returns.
@@ -42,10 +42,7 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		if awsemu.CI() {
-			t.Fatal("moto_server is not installed (the Python package moto)")
-		}
-		t.Skip("moto_server is not installed (the Python package moto): SSM and Secrets Manager are not emulated")
+		prereq.Missing(t, "moto_server is not installed (the Python package moto): SSM and Secrets Manager are not emulated")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
