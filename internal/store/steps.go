@@ -89,9 +89,44 @@ func CheckKey(jobID, key string) error {
 	return nil
 }
 
-// CheckResults validates the records StoreResults gets: valid, of jobID,
+// ResultsToStore validates the records StoreResults gets (valid, of
+// jobID, distinct indices) and returns them as every store keeps them: a
+// copy in index order, a zero CreatedAt set to now, times cleaned (Clean).
+func ResultsToStore(jobID, key string, recs []Record, now time.Time) ([]Record, error) {
+	if err := checkResults(jobID, key, recs); err != nil {
+		return nil, err
+	}
+	recs = slices.Clone(recs)
+	for i := range recs {
+		if recs[i].CreatedAt.IsZero() {
+			recs[i].CreatedAt = now
+		}
+		recs[i].CreatedAt = Clean(recs[i].CreatedAt)
+	}
+	slices.SortFunc(recs, func(a, b Record) int { return a.Index - b.Index })
+	return recs, nil
+}
+
+// OutcomeToSettle validates an outcome before Settle (see checkOutcome) and
+// returns it as every store keeps it: settled at now, each part's indices
+// sorted and its time cleaned, in copies that share no memory with o.
+func OutcomeToSettle(o Outcome, now time.Time) (Outcome, error) {
+	if err := checkOutcome(o); err != nil {
+		return Outcome{}, err
+	}
+	o.At = Clean(now)
+	o.Stored = slices.Clone(o.Stored)
+	o.Parts = slices.Clone(o.Parts)
+	for i := range o.Parts {
+		o.Parts[i].Indices = slices.Sorted(slices.Values(o.Parts[i].Indices))
+		o.Parts[i].Until = Clean(o.Parts[i].Until)
+	}
+	return o, nil
+}
+
+// checkResults validates the records StoreResults gets: valid, of jobID,
 // distinct indices.
-func CheckResults(jobID, key string, recs []Record) error {
+func checkResults(jobID, key string, recs []Record) error {
 	if err := CheckKey(jobID, key); err != nil {
 		return err
 	}
@@ -108,9 +143,9 @@ func CheckResults(jobID, key string, recs []Record) error {
 	return nil
 }
 
-// CheckOutcome validates an outcome before Settle: indices in range and
+// checkOutcome validates an outcome before Settle: indices in range and
 // disjoint between the stored results and the parts.
-func CheckOutcome(o Outcome) error {
+func checkOutcome(o Outcome) error {
 	if err := CheckKey(o.JobID, o.Key); err != nil {
 		return err
 	}

@@ -18,27 +18,16 @@ import (
 // returned and created is false. They count once the key's outcome is
 // settled. A zero CreatedAt is set to now.
 func (s *Store) StoreResults(ctx context.Context, jobID, key string, recs []store.Record) ([]store.Record, bool, error) {
-	if err := store.CheckResults(jobID, key, recs); err != nil {
+	recs, err := store.ResultsToStore(jobID, key, recs, s.now())
+	if err != nil || len(recs) == 0 {
 		return nil, false, err
 	}
-	if len(recs) == 0 {
-		return nil, false, nil
-	}
-	now := s.now()
-	recs = slices.Clone(recs)
-	for i := range recs {
-		if recs[i].CreatedAt.IsZero() {
-			recs[i].CreatedAt = now
-		}
-		recs[i].CreatedAt = store.Clean(recs[i].CreatedAt)
-	}
-	slices.SortFunc(recs, func(a, b store.Record) int { return a.Index - b.Index })
 	var stored []store.Record
 	var created bool
 	// Batch folds the concurrent writes of a worker into one transaction
 	// and one fsync. It may run the function more than once, so the
 	// function starts from scratch.
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err = s.db.Batch(func(tx *bbolt.Tx) error {
 		stored, created = nil, false
 		groups, err := nested(tx, bucketGroups, jobID)
 		if err != nil {
@@ -73,17 +62,13 @@ func (s *Store) StoreResults(ctx context.Context, jobID, key string, recs []stor
 // counts them (an index settled before keeps its first result); it returns
 // the outcome that stands and whether this call wrote it.
 func (s *Store) Settle(ctx context.Context, o store.Outcome) (store.Outcome, bool, error) {
-	if err := store.CheckOutcome(o); err != nil {
+	o, err := store.OutcomeToSettle(o, s.now())
+	if err != nil {
 		return store.Outcome{}, false, err
-	}
-	o.At = store.Clean(s.now())
-	for i := range o.Parts {
-		o.Parts[i].Indices = slices.Sorted(slices.Values(o.Parts[i].Indices))
-		o.Parts[i].Until = store.Clean(o.Parts[i].Until)
 	}
 	var won store.Outcome
 	var created bool
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err = s.db.Batch(func(tx *bbolt.Tx) error {
 		won, created = store.Outcome{}, false
 		outs, err := nested(tx, bucketOutcomes, o.JobID)
 		if err != nil {
@@ -202,7 +187,6 @@ func (s *Store) PutResult(ctx context.Context, rec store.Record) (store.Record, 
 	return store.PutResult(ctx, s, rec)
 }
 
-// nested returns (creating it) the bucket of job id inside a top bucket.
 // settledRecords returns the results of a settled outcome's stored
 // indices as the job's results hold them (an index another message settled
 // first holds that message's record).
@@ -226,6 +210,7 @@ func settledRecords(tx *bbolt.Tx, o store.Outcome) ([]store.Record, error) {
 	return out, nil
 }
 
+// nested returns (creating it) the bucket of job id inside a top bucket.
 func nested(tx *bbolt.Tx, top []byte, id string) (*bbolt.Bucket, error) {
 	return tx.Bucket(top).CreateBucketIfNotExists([]byte(id))
 }

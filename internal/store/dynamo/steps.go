@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -31,21 +30,11 @@ var ErrTooLarge = errors.New("dynamo: results too large for one item")
 // and created is false. The results count once the key's outcome is
 // settled (Settle). A zero CreatedAt is set to now.
 func (s *Store) StoreResults(ctx context.Context, jobID, key string, recs []store.Record) ([]store.Record, bool, error) {
-	if err := store.CheckResults(jobID, key, recs); err != nil {
+	now := s.now()
+	recs, err := store.ResultsToStore(jobID, key, recs, now)
+	if err != nil || len(recs) == 0 {
 		return nil, false, err
 	}
-	if len(recs) == 0 {
-		return nil, false, nil
-	}
-	now := s.now()
-	recs = slices.Clone(recs)
-	for i := range recs {
-		if recs[i].CreatedAt.IsZero() {
-			recs[i].CreatedAt = now
-		}
-		recs[i].CreatedAt = store.Clean(recs[i].CreatedAt)
-	}
-	slices.SortFunc(recs, func(a, b store.Record) int { return a.Index - b.Index })
 	data, err := encodeGroup(recs)
 	if err != nil {
 		return nil, false, fmt.Errorf("dynamo: store results of %s/%s: %w", jobID, key, err)
@@ -79,13 +68,9 @@ func (s *Store) StoreResults(ctx context.Context, jobID, key string, recs []stor
 // item (T#key); it returns the outcome that stands and whether this call
 // wrote it. Once settled, the stored results count in the job.
 func (s *Store) Settle(ctx context.Context, o store.Outcome) (store.Outcome, bool, error) {
-	if err := store.CheckOutcome(o); err != nil {
+	o, err := store.OutcomeToSettle(o, s.now())
+	if err != nil {
 		return store.Outcome{}, false, err
-	}
-	o.At = store.Clean(s.now())
-	for i := range o.Parts {
-		o.Parts[i].Indices = slices.Sorted(slices.Values(o.Parts[i].Indices))
-		o.Parts[i].Until = store.Clean(o.Parts[i].Until)
 	}
 	item, err := attributevalue.MarshalMap(outcomeItem{PK: jobPK(o.JobID), SK: skOutcome + o.Key, By: o.By,
 		At: formatTime(o.At), Outcome: encodeOutcome(o), ExpiresAt: ttl(store.Expiry(o.At, s.retention))})
