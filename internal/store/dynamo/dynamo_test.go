@@ -12,7 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/mailprobe/mailprobe/internal/store"
 	"github.com/mailprobe/mailprobe/internal/store/storetest"
 	"github.com/mailprobe/mailprobe/internal/testenv/awsemu"
 )
@@ -115,4 +117,61 @@ func TestCreateTableTwice(t *testing.T) {
 
 func BenchmarkDeliver(b *testing.B) {
 	storetest.BenchmarkDeliver(b, newStore(b, nil, ClientOptions(0, 0)))
+}
+
+// oneKeyAtATime answers each BatchGetItem for its first key only and hands
+// the others back as unprocessed, as DynamoDB does under throttling.
+type oneKeyAtATime struct {
+	API
+	calls atomic.Int64
+}
+
+func (o *oneKeyAtATime) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	o.calls.Add(1)
+	first := map[string]types.KeysAndAttributes{}
+	rest := map[string]types.KeysAndAttributes{}
+	for table, ka := range in.RequestItems {
+		one := ka
+		one.Keys = ka.Keys[:1]
+		first[table] = one
+		if len(ka.Keys) > 1 {
+			more := ka
+			more.Keys = ka.Keys[1:]
+			rest[table] = more
+		}
+	}
+	out, err := o.API.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: first}, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	out.UnprocessedKeys = rest
+	return out, nil
+}
+
+// TestListResultsUnprocessedKeys: a page whose groups come back a few at a
+// time (unprocessed keys) is still read whole, in order.
+func TestListResultsUnprocessedKeys(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t, nil)
+	api := &oneKeyAtATime{API: st.api}
+	reader := New(api, st.table)
+	if err := st.CreateJob(ctx, store.Job{ID: "j", Total: 3, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		rec := store.Record{JobID: "j", Index: i, Input: "a@b.c", Normalized: "a@b.c", IsReachable: store.Safe, Result: []byte(`{}`)}
+		if _, _, err := st.PutResult(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := reader.ListResults(ctx, "j", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].Index != 0 || recs[2].Index != 2 {
+		t.Errorf("ListResults = %+v, want indices 0, 1, 2", recs)
+	}
+	if n := api.calls.Load(); n != 3 {
+		t.Errorf("%d BatchGetItem calls, want 3 (one per group)", n)
+	}
 }

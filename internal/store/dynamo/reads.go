@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/mailprobe/mailprobe/internal/clock"
 	"github.com/mailprobe/mailprobe/internal/store"
 )
 
@@ -91,6 +93,14 @@ func (s *Store) groupsOf(ctx context.Context, jobID string, keys []string) (map[
 	return out, nil
 }
 
+// Backoff between BatchGetItem calls for unprocessed keys, which DynamoDB
+// returns when the table is throttled: AWS asks for an exponential backoff
+// there, since the SDK's retryer sees a successful call.
+const (
+	unprocessedBackoff    = 50 * time.Millisecond
+	maxUnprocessedBackoff = time.Second
+)
+
 // batchGet reads the groups of keys with strongly consistent
 // BatchGetItem calls, until none is left unprocessed.
 func (s *Store) batchGet(ctx context.Context, jobID string, keys []string) ([]map[string]types.AttributeValue, error) {
@@ -100,13 +110,18 @@ func (s *Store) batchGet(ctx context.Context, jobID string, keys []string) ([]ma
 	}
 	req := map[string]types.KeysAndAttributes{s.table: {Keys: ks, ConsistentRead: aws.Bool(true)}}
 	var items []map[string]types.AttributeValue
-	for len(req) > 0 && len(req[s.table].Keys) > 0 {
+	for wait := unprocessedBackoff; ; wait = min(2*wait, maxUnprocessedBackoff) {
 		out, err := s.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
 			return nil, err
 		}
 		items = append(items, out.Responses[s.table]...)
 		req = out.UnprocessedKeys
+		if len(req[s.table].Keys) == 0 {
+			return items, nil
+		}
+		if err := clock.Sleep(ctx, wait); err != nil {
+			return nil, err
+		}
 	}
-	return items, nil
 }
