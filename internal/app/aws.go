@@ -67,8 +67,24 @@ type awsParts struct {
 	aws    aws.Config
 }
 
-// loadAWS builds the shared parts; the logger writes to stderr.
-func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts, error) {
+// awsConfig loads the SDK's configuration, once per cold start; every
+// client built from it records its calls when a test asks
+// (awscalls.EnvRecord).
+func awsConfig(ctx context.Context, environ []string) (aws.Config, error) {
+	rec, err := awscalls.Open(getenv(environ, awscalls.EnvRecord))
+	if err != nil {
+		return aws.Config{}, err
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions(rec.APIOptions()))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+	}
+	return ac, nil
+}
+
+// loadAWS builds the shared parts on the SDK configuration ac; the logger
+// writes to stderr.
+func loadAWS(ctx context.Context, environ []string, ac aws.Config, stderr io.Writer) (awsParts, error) {
 	cfg, err := config.Load(config.Options{File: getenv(environ, EnvConfig), Environ: environ})
 	if err != nil {
 		return awsParts{}, err
@@ -85,14 +101,6 @@ func loadAWS(ctx context.Context, environ []string, stderr io.Writer) (awsParts,
 	logger := NewLogger(stderr, cfg.LogLevel)
 	for _, w := range StartupWarnings(cfg) {
 		logger.Warn("configuration", "warning", w)
-	}
-	rec, err := awscalls.Open(getenv(environ, awscalls.EnvRecord))
-	if err != nil {
-		return awsParts{}, err
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions(rec.APIOptions()))
-	if err != nil {
-		return awsParts{}, fmt.Errorf("aws config: %w", err)
 	}
 	// References (header_secret, proxy_urls) are resolved here, once per
 	// cold start, with the read access the template grants exactly for
@@ -159,7 +167,11 @@ func APIFunction(ctx context.Context, environ []string) (APIHandler, error) {
 }
 
 func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer) (APIHandler, error) {
-	p, err := loadAWS(ctx, environ, stderr)
+	sdk, err := awsConfig(ctx, environ)
+	if err != nil {
+		return nil, err
+	}
+	p, err := loadAWS(ctx, environ, sdk, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -190,9 +202,10 @@ func apiFunction(ctx context.Context, environ []string, stdout, stderr io.Writer
 	return api.LambdaHandler(h), nil
 }
 
-// WorkerFunction builds the SQS-triggered worker handler once per cold start.
-func WorkerFunction(ctx context.Context, environ []string) (func(context.Context, events.SQSEvent) (events.SQSEventResponse, error), error) {
-	p, err := loadAWS(ctx, environ, os.Stderr)
+// workerFunction builds the SQS-triggered worker handler on the SDK
+// configuration ac (see WorkerEntry).
+func workerFunction(ctx context.Context, environ []string, ac aws.Config) (WorkerHandler, error) {
+	p, err := loadAWS(ctx, environ, ac, os.Stderr)
 	if err != nil {
 		return nil, err
 	}

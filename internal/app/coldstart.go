@@ -5,18 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/mailprobe/mailprobe/internal/awscalls"
 	"github.com/mailprobe/mailprobe/internal/config"
+	"github.com/mailprobe/mailprobe/internal/queue"
 	"github.com/mailprobe/mailprobe/internal/queue/sqslambda"
 )
 
@@ -28,7 +24,7 @@ type WorkerHandler = func(context.Context, events.SQSEvent) (events.SQSEventResp
 var ErrWorkerNotStarted = errors.New("the worker could not start (cold start failed; see the log): the batch comes back on the redelivery schedule")
 
 // WorkerEntry is the worker function's handler for lambda.Start. It builds
-// the worker (WorkerFunction) at once, in Lambda's init phase.
+// the worker at once, in Lambda's init phase.
 //
 // A start that fails (a secret that cannot be read, an invalid setting)
 // does not end the process. If it did, every batch would fail its init and
@@ -40,38 +36,49 @@ var ErrWorkerNotStarted = errors.New("the worker could not start (cold start fai
 // error, which counts in the function's Errors metric and fires its alarm
 // within minutes.
 func WorkerEntry(ctx context.Context, environ []string) WorkerHandler {
-	c := &coldWorker{
-		build:    func(ctx context.Context) (WorkerHandler, error) { return WorkerFunction(ctx, environ) },
-		queueURL: getenv(environ, config.EnvQueueURL),
-		base:     sqslambda.DefaultRedeliveryBase,
-		logger:   NewLogger(os.Stderr, "info"),
+	// One SDK configuration for the worker and for the visibility calls
+	// of a failed start.
+	sdk, sdkErr := awsConfig(ctx, environ)
+	var vis sqslambda.VisibilityChanger
+	if sdkErr == nil {
+		vis = sqs.NewFromConfig(sdk, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
 	}
-	// Its calls are recorded with the worker's, when a test asks.
-	rec, _ := awscalls.Open(getenv(environ, awscalls.EnvRecord))
-	if ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithAPIOptions(rec.APIOptions())); err == nil {
-		c.vis = sqs.NewFromConfig(ac, endpoint[sqs.Options](getenv(environ, EnvSQSEndpoint)))
+	build := func(ctx context.Context) (WorkerHandler, error) {
+		if sdkErr != nil {
+			return nil, sdkErr
+		}
+		return workerFunction(ctx, environ, sdk)
 	}
+	c := newColdWorker(build, vis, getenv(environ, config.EnvQueueURL), sqslambda.DefaultRedeliveryBase, NewLogger(os.Stderr, "info"))
 	c.handler(ctx) // the first attempt, logged if it fails
 	return c.handle
 }
 
-// visibilityChanger sets when SQS delivers a received message again;
-// *sqs.Client implements it.
-type visibilityChanger interface {
-	ChangeMessageVisibility(ctx context.Context, params *sqs.ChangeMessageVisibilityInput,
-		optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
-}
-
 // coldWorker builds the worker handler until it succeeds.
 type coldWorker struct {
-	build    func(context.Context) (WorkerHandler, error)
-	vis      visibilityChanger // nil: records keep the queue's timeout
-	queueURL string            // MAILPROBE_QUEUE_URL as given
-	base     time.Duration     // first redelivery delay
-	logger   *slog.Logger
+	build  func(context.Context) (WorkerHandler, error)
+	held   *sqslambda.Handler // while the worker cannot start
+	logger *slog.Logger
 
 	mu sync.Mutex
 	h  WorkerHandler
+}
+
+// newColdWorker returns a coldWorker whose failed batches come back on the
+// SQS adapter's redelivery schedule from base: their records of queueURL
+// are hidden through vis (nil: they keep the queue's visibility timeout).
+func newColdWorker(build func(context.Context) (WorkerHandler, error), vis sqslambda.VisibilityChanger,
+	queueURL string, base time.Duration, logger *slog.Logger) *coldWorker {
+	held := sqslambda.New(sqslambda.Config{QueueURL: queueURL, RedeliveryBase: base, Visibility: vis, Logger: logger}, notStarted{})
+	return &coldWorker{build: build, held: held, logger: logger}
+}
+
+// notStarted stands in for the worker that could not start: every record
+// is to be delivered again.
+type notStarted struct{}
+
+func (notStarted) Handle(context.Context, context.Context, queue.Delivery) queue.Fate {
+	return queue.Again
 }
 
 // handler returns the worker handler, building it if no attempt has
@@ -97,35 +104,8 @@ func (c *coldWorker) handle(ctx context.Context, ev events.SQSEvent) (events.SQS
 	if err == nil {
 		return h(ctx, ev)
 	}
-	for _, rec := range ev.Records {
-		c.hold(ctx, rec)
-	}
+	// Every record's visibility is set on the redelivery schedule; the
+	// error fails the whole batch.
+	_, _ = c.held.Handle(ctx, ev)
 	return events.SQSEventResponse{}, ErrWorkerNotStarted
-}
-
-// hold hides a record until its next delivery on the redelivery schedule.
-func (c *coldWorker) hold(ctx context.Context, rec events.SQSMessage) {
-	if c.vis == nil || c.queueURL == "" || rec.ReceiptHandle == "" || !sameQueue(rec.EventSourceARN, c.queueURL) {
-		return
-	}
-	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	hide := sqslambda.RedeliveryDelay(c.base, max(receives, 1))
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if _, err := c.vis.ChangeMessageVisibility(cctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: aws.String(c.queueURL), ReceiptHandle: aws.String(rec.ReceiptHandle),
-		VisibilityTimeout: int32(hide / time.Second),
-	}); err != nil {
-		c.logger.WarnContext(ctx, "Visibility not changed; the message comes back after the queue's visibility timeout",
-			"message_id", rec.MessageId, "err", err)
-	}
-}
-
-// sameQueue reports whether an event source ARN (arn:…:sqs:region:account:
-// name) names the queue of queueURL (…/account/name); an empty ARN does.
-func sameQueue(arn, queueURL string) bool {
-	if arn == "" {
-		return true
-	}
-	return arn[strings.LastIndexByte(arn, ':')+1:] == queueURL[strings.LastIndexByte(queueURL, '/')+1:]
 }

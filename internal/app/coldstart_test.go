@@ -38,17 +38,14 @@ func TestColdWorker(t *testing.T) {
 	ok := func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 		return events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{{ItemIdentifier: "handled"}}}, nil
 	}
-	c := &coldWorker{
-		build: func(context.Context) (WorkerHandler, error) {
-			starts++
-			if starts < 3 {
-				return nil, errors.New("proxy_urls[0]: resolve ssm:/mailprobe/proxies: AccessDenied")
-			}
-			return ok, nil
-		},
-		vis: vis, queueURL: "https://sqs.us-east-1.amazonaws.com/123/mailprobe-JobQueue-X",
-		base: 30 * time.Second, logger: slog.New(slog.DiscardHandler),
+	build := func(context.Context) (WorkerHandler, error) {
+		starts++
+		if starts < 3 {
+			return nil, errors.New("proxy_urls[0]: resolve ssm:/mailprobe/proxies: AccessDenied")
+		}
+		return ok, nil
 	}
+	c := newColdWorker(build, vis, "https://sqs.us-east-1.amazonaws.com/123/mailprobe-JobQueue-X", 30*time.Second, slog.New(slog.DiscardHandler))
 	rec := func(handle, receives, queue string) events.SQSMessage {
 		return events.SQSMessage{MessageId: handle, ReceiptHandle: handle, EventSourceARN: "arn:aws:sqs:us-east-1:123:" + queue,
 			Attributes: map[string]string{"ApproximateReceiveCount": receives}}
