@@ -72,7 +72,8 @@ func TestCost(t *testing.T) {
 	go func() {
 		done <- esm.Run(ctx, esm.Config{
 			SQS: st.esmSQS, QueueURL: st.queueURL, QueueARN: st.queueARN,
-			BatchSize: dep.batchSize, Window: time.Duration(float64(dep.batchingWindow) / scale), Functions: st.functions(),
+			BatchSize: dep.batchSize, Window: time.Duration(float64(dep.batchingWindow) / scale), Functions: st.workers,
+			Timeout: dep.workerTimeout,
 			Done: func(inv esm.Invocation) {
 				mu.Lock()
 				invs = append(invs, inv)
@@ -117,14 +118,6 @@ type stack struct {
 	queueARN string
 	dlqURL   string
 	apiInvs  []invocation // the API invocations the harness made
-}
-
-func (s *stack) functions() []esm.Function {
-	fs := make([]esm.Function, len(s.workers))
-	for i, w := range s.workers {
-		fs[i] = w
-	}
-	return fs
 }
 
 // deployMetered starts the emulators, a meter pair per function instance,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/rie"
 )
 
 // API Gateway HTTP API limits: a request body of 10 MB and an integration
@@ -21,12 +23,6 @@ const (
 	maxBodyBytes       = 10 << 20
 	integrationTimeout = 30 * time.Second
 )
-
-// target is a function the front can invoke.
-type target struct {
-	pool    *pool
-	timeout time.Duration // the function's timeout
-}
 
 // front is the HTTP API: it turns requests into payload-2.0 events for
 // the template's routes and the functions' answers into responses, and
@@ -79,8 +75,8 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The invocation runs to its end even when API Gateway stops
 	// waiting for it (a client gone, the integration timeout), as on AWS.
-	done := make(chan result, 1)
-	go func() { done <- f.call(context.WithoutCancel(r.Context()), tg, ev) }()
+	done := make(chan rie.Result, 1)
+	go func() { done <- tg.call(context.WithoutCancel(r.Context()), ev) }()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
@@ -88,24 +84,13 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gatewayError(w, http.StatusServiceUnavailable, "Service Unavailable")
 	case <-r.Context().Done():
 	case res := <-done:
-		if res.outcome != invoked {
-			f.log.Warn("integration failed", "route", rt.Key(), "outcome", res.outcome.String(), "detail", res.detail)
+		if res.Outcome != rie.Invoked {
+			f.log.Warn("integration failed", "route", rt.Key(), "outcome", res.Outcome.String(), "detail", res.Detail)
 			gatewayError(w, http.StatusInternalServerError, "Internal Server Error")
 			return
 		}
-		writeResponse(w, res.payload, f.log)
+		writeResponse(w, res.Payload, f.log)
 	}
-}
-
-// call invokes the function on a free instance of its pool.
-func (f *front) call(ctx context.Context, tg target, ev []byte) result {
-	in, err := tg.pool.acquire(ctx)
-	if err != nil {
-		return result{outcome: crashed, detail: err.Error()}
-	}
-	res := in.invoke(ctx, ev, tg.timeout, f.log)
-	tg.pool.release(in, res.outcome == invoked || res.outcome == functionError)
-	return res
 }
 
 // writeResponse turns a payload-2.0 answer into HTTP. An answer without

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
+	"github.com/mailprobe/mailprobe/internal/testenv/esm"
 	"github.com/mailprobe/mailprobe/internal/testenv/rie"
 )
 
@@ -152,22 +153,21 @@ func (l *local) sqsEvents() ([]samtemplate.SQSEvent, error) {
 	return out, nil
 }
 
-// startPollers starts one event source per SQS event.
+// startPollers starts one event source mapping per SQS event.
 func (l *local) startPollers(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stopPolls = cancel
 	for _, ev := range l.events {
-		timeout := l.timeouts[ev.Function]
-		p := &poller{sqs: l.emu.sqs, queueURL: l.c.refs[ev.Queue], queueARN: l.c.attrs[ev.Queue+".Arn"], ev: ev,
-			target: target{pool: l.pools[ev.Function], timeout: timeout}, log: l.log}
+		m := &esm.Mapping{SQS: l.emu.sqs, QueueURL: l.c.refs[ev.Queue], QueueARN: l.c.attrs[ev.Queue+".Arn"],
+			BatchSize: ev.BatchSize, Window: ev.BatchingWindow, ReportBatchItemFailures: ev.ReportBatchItemFailures,
+			Event: ev.Event, Log: l.log}
+		fn := target{pool: l.pools[ev.Function], timeout: l.timeouts[ev.Function]}
 		n := l.eventConcurrency(ev)
 		l.log.Info("polling", "queue", ev.Queue, "function", ev.Function, "batch_size", ev.BatchSize,
 			"batching_window", ev.BatchingWindow, "concurrency", n, "report_batch_item_failures", ev.ReportBatchItemFailures)
-		l.pollers.Add(1)
-		go func() {
-			defer l.pollers.Done()
-			p.run(ctx, n)
-		}()
+		l.pollers.Go(func() {
+			_ = m.Run(ctx, n, fn) // its failures are logged as they happen
+		})
 	}
 	return nil
 }

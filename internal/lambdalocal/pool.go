@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/mailprobe/mailprobe/internal/testenv/esm"
+	"github.com/mailprobe/mailprobe/internal/testenv/rie"
 )
 
 // errClosed is returned by acquire once the pool is shutting down.
@@ -42,7 +45,7 @@ const runtimeScanDelay = 100 * time.Millisecond
 // invoke runs one invocation. The first one of an instance also records
 // the bootstrap's process, so that the bootstrap is stopped with the
 // instance even if the emulator dies first.
-func (in *instance) invoke(ctx context.Context, event []byte, timeout time.Duration, log *slog.Logger) result {
+func (in *instance) invoke(ctx context.Context, event []byte, timeout time.Duration, log *slog.Logger) rie.Result {
 	if len(in.proc.Runtimes()) == 0 {
 		stop := make(chan struct{})
 		defer close(stop)
@@ -57,7 +60,7 @@ func (in *instance) invoke(ctx context.Context, event []byte, timeout time.Durat
 			}
 		}()
 	}
-	return invoke(ctx, in.proc.Endpoint(), event, timeout)
+	return rie.Invoke(ctx, in.proc.Endpoint(), event, timeout)
 }
 
 // alive reports whether the emulator is still running.
@@ -184,3 +187,45 @@ func (p *pool) close() {
 	}
 	p.idle = nil
 }
+
+// target is a function to invoke: its pool and its timeout. It is the
+// esm.Function of the function's SQS events, and what the HTTP front calls.
+type target struct {
+	pool    *pool
+	timeout time.Duration // the function's timeout
+}
+
+// Acquire leases an execution environment from the pool.
+func (t target) Acquire(ctx context.Context) (esm.Instance, error) {
+	in, err := t.pool.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return lease{in: in, t: t}, nil
+}
+
+// call invokes the function once, on a free execution environment.
+func (t target) call(ctx context.Context, event []byte) rie.Result {
+	in, err := t.Acquire(ctx)
+	if err != nil {
+		return rie.Result{Outcome: rie.Crashed, Detail: err.Error()}
+	}
+	res := in.Invoke(ctx, event)
+	in.Release(res.Healthy())
+	return res
+}
+
+// lease is an execution environment taken from its pool for one
+// invocation.
+type lease struct {
+	in *instance
+	t  target
+}
+
+func (l lease) Name() string { return l.in.name }
+
+func (l lease) Invoke(ctx context.Context, event []byte) rie.Result {
+	return l.in.invoke(ctx, event, l.t.timeout, l.t.pool.log)
+}
+
+func (l lease) Release(healthy bool) { l.t.pool.release(l.in, healthy) }

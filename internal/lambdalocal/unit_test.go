@@ -2,16 +2,10 @@ package lambdalocal
 
 import (
 	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/mailprobe/mailprobe/internal/config"
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
@@ -51,76 +45,6 @@ func TestRouter(t *testing.T) {
 	def := newRouter([]samtemplate.Route{{Function: "d", Method: "ANY"}, {Function: "h", Method: "GET", Path: "/healthz"}})
 	if rt, _, _ := def.match("PUT", "/healthz"); rt.Function != "d" {
 		t.Errorf("$default route not used: %q", rt.Function)
-	}
-}
-
-func TestSettle(t *testing.T) {
-	batch := []events.SQSMessage{{MessageId: "a"}, {MessageId: "b"}, {MessageId: "c"}}
-	tests := []struct {
-		name    string
-		report  bool
-		res     result
-		deleted []string
-	}{
-		{"success", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[]}`)}, []string{"a", "b", "c"}},
-		{"null failures", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":null}`)}, []string{"a", "b", "c"}},
-		{"empty answer", true, result{outcome: invoked, payload: []byte(`null`)}, []string{"a", "b", "c"}},
-		{"partial", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"b"}]}`)}, []string{"a", "c"}},
-		{"unknown id", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"z"}]}`)}, nil},
-		{"empty id", true, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":""}]}`)}, nil},
-		{"unparsable", true, result{outcome: invoked, payload: []byte(`[1`)}, nil},
-		{"function error", true, result{outcome: functionError}, nil},
-		{"timeout", true, result{outcome: timedOut}, nil},
-		{"crash", false, result{outcome: crashed}, nil},
-		{"without reporting", false, result{outcome: invoked, payload: []byte(`{"batchItemFailures":[{"itemIdentifier":"b"}]}`)}, []string{"a", "b", "c"}},
-	}
-	for _, tt := range tests {
-		p := &poller{ev: samtemplate.SQSEvent{ReportBatchItemFailures: tt.report}, log: slog.New(slog.DiscardHandler)}
-		var got []string
-		for _, m := range p.settle(batch, tt.res) {
-			got = append(got, m.MessageId)
-		}
-		if !slices.Equal(got, tt.deleted) {
-			t.Errorf("%s: deleted %v, want %v", tt.name, got, tt.deleted)
-		}
-	}
-}
-
-func TestInvokeOutcomes(t *testing.T) {
-	tests := []struct {
-		name   string
-		status int
-		body   string
-		delay  time.Duration
-		want   outcome
-	}{
-		{"result", 200, `{"statusCode":200}`, 0, invoked},
-		{"error document", 200, `{"errorMessage":"x","errorType":"y","stackTrace":[]}`, 0, functionError},
-		{"error-looking result", 200, `{"errorMessage":"x","errorType":"y","other":1}`, 0, invoked},
-		{"timeout text", 200, "Task timed out after 3.00 seconds", 0, timedOut},
-		{"runtime exited", 502, `{"errorType":"Runtime.ExitError"}`, 0, crashed},
-		{"no answer", 200, "{}", 200 * time.Millisecond, timedOut},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				time.Sleep(tt.delay)
-				w.WriteHeader(tt.status)
-				_, _ = io.WriteString(w, tt.body)
-			}))
-			defer srv.Close()
-			ctx := t.Context()
-			timeout := time.Second
-			if tt.delay > 0 {
-				timeout = -invokeGrace + 50*time.Millisecond
-			}
-			if got := invoke(ctx, srv.URL, []byte("{}"), timeout); got.outcome != tt.want {
-				t.Errorf("outcome %v (%s), want %v", got.outcome, got.detail, tt.want)
-			}
-		})
-	}
-	if got := invoke(t.Context(), "http://127.0.0.1:1/", nil, time.Second); got.outcome != crashed {
-		t.Errorf("refused connection: %v, want crashed", got.outcome)
 	}
 }
 

@@ -1,18 +1,22 @@
-// Package esm plays Lambda's SQS event source mapping in end-to-end tests:
-// pollers long-poll the queue, hand each batch to a function instance as an
-// SQS event, and delete the records the invocation did not report as failed
-// (FunctionResponseTypes: ReportBatchItemFailures). Records of an invocation
-// that failed outright are left to their visibility timeout, as in AWS. The
-// queue's own RedrivePolicy moves a record to the dead-letter queue after
+// Package esm plays Lambda's SQS event source mapping, for lambda-local
+// (make run-lambda) and for the end-to-end tests that run the worker's
+// bootstrap under the Lambda RIE: a Mapping long-polls a queue, gathers
+// batches within the batching window, hands each to an execution
+// environment of the function as an SQS event, and deletes what succeeded:
+// every record after a success, none after a function error, a timeout or
+// a crash, and with ReportBatchItemFailures all but the reported ones.
+// Records not deleted come back when their visibility timeout ends, and the
+// queue's own RedrivePolicy moves them to the dead-letter queue after
 // maxReceiveCount receives.
 package esm
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,185 +26,295 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/mailprobe/mailprobe/internal/clock"
+	"github.com/mailprobe/mailprobe/internal/testenv/rie"
 )
 
-// Function is one function instance; *rie.Function implements it.
+// SQS API limits the mapping works within.
+const (
+	maxReceive   = 10               // messages per ReceiveMessage
+	longPoll     = 20 * time.Second // the longest ReceiveMessage wait
+	retryPause   = time.Second      // after a failed ReceiveMessage
+	deleteBatch  = 10               // entries per DeleteMessageBatch
+	defaultBatch = 10               // Lambda's default BatchSize for SQS
+)
+
+// SQSAPI is the part of the SQS client a Mapping uses.
+type SQSAPI interface {
+	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
+	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
+}
+
+// Function hands out the execution environments of the function a Mapping
+// feeds: lambda-local's pool, which starts and replaces them, or a test's
+// fixed ones (Instances).
 type Function interface {
-	Call(ctx context.Context, event []byte) ([]byte, error)
+	Acquire(ctx context.Context) (Instance, error)
 }
 
-// Invocation is what one poller did once: the event it sent, what came
-// back and when.
-type Invocation struct {
-	Instance   int // index into Config.Functions
-	Start, End time.Time
-	Event      events.SQSEvent
-	Response   events.SQSEventResponse
-	Err        error
+// Instance is one execution environment, which runs one invocation at a
+// time.
+type Instance interface {
+	Name() string // for the log: SqsWorkerFunction#2
+	Invoke(ctx context.Context, event []byte) rie.Result
+	// Release gives the environment back; an unhealthy one (it timed out
+	// or crashed, see rie.Result.Healthy) is replaced.
+	Release(healthy bool)
 }
 
-// Config configures Run.
-type Config struct {
-	SQS      *sqs.Client
+// Mapping is one SQS event source mapping.
+type Mapping struct {
+	SQS      SQSAPI
 	QueueURL string
-	QueueARN string
-	// BatchSize is the most records per event (default 10).
+	QueueARN string // the records' eventSourceARN
+	// BatchSize is the most records per event (default 10); Window is the
+	// batching window, counted from the first record of a batch.
 	BatchSize int
-	// Window is the batching window: a poller keeps receiving until it
-	// has BatchSize records or Window has passed since the first one.
-	Window time.Duration
-	// Functions are the instances; one poller runs per instance, so at
-	// most len(Functions) invocations run at once (MaximumConcurrency).
-	Functions []Function
-	// Done, when set, is called after each invocation, from its poller.
-	Done func(Invocation)
+	Window    time.Duration
+	// ReportBatchItemFailures is FunctionResponseTypes:
+	// ReportBatchItemFailures.
+	ReportBatchItemFailures bool
+	Event                   string // the event's name, for the log
+	Log                     *slog.Logger
+
+	mu       sync.Mutex
+	firstErr error
 }
 
-// pollWait is the long-poll wait of a receive.
-const pollWait = time.Second
-
-// Run polls until ctx ends and returns nil then; any other error is a
-// failure of the emulated queue.
-func Run(ctx context.Context, cfg Config) error {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 10
+// Run polls with n concurrent batches (MaximumConcurrency) until ctx ends.
+// A failed receive or delete is logged and polling goes on, as Lambda's
+// does; Run returns the first such failure, or nil.
+func (m *Mapping) Run(ctx context.Context, n int, fn Function) error {
+	if m.BatchSize <= 0 {
+		m.BatchSize = defaultBatch
+	}
+	if m.Log == nil {
+		m.Log = slog.New(slog.DiscardHandler)
 	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(cfg.Functions))
-	for i, f := range cfg.Functions {
-		wg.Go(func() { errs[i] = poll(ctx, cfg, i, f) })
+	for range n {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				m.once(ctx, fn)
+			}
+		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.firstErr
 }
 
-func poll(ctx context.Context, cfg Config, i int, f Function) error {
-	for ctx.Err() == nil {
-		ev, err := receive(ctx, cfg)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+func (m *Mapping) failed(msg string, err error) {
+	m.Log.Warn(msg, "error", err)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.firstErr == nil {
+		m.firstErr = err
+	}
+}
+
+// once gathers one batch and hands it to an execution environment.
+func (m *Mapping) once(ctx context.Context, fn Function) {
+	batch := m.gather(ctx)
+	if len(batch) == 0 {
+		return
+	}
+	in, err := fn.Acquire(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.Log.Warn("no execution environment: the messages come back", "error", err, "messages", len(batch))
 		}
-		if len(ev.Records) == 0 {
-			continue
-		}
-		inv := invoke(ctx, i, f, ev)
-		if err := settle(context.WithoutCancel(ctx), cfg, inv); err != nil {
-			return err
-		}
-		if cfg.Done != nil {
-			cfg.Done(inv)
+		return // the messages come back after their visibility timeout
+	}
+	ev, _ := json.Marshal(events.SQSEvent{Records: batch}) // plain data always marshals
+	m.Log.Info("invoking", "function", in.Name(), "messages", len(batch), "event", m.Event)
+	res := in.Invoke(ctx, ev)
+	in.Release(res.Healthy())
+	if ctx.Err() != nil {
+		return
+	}
+	succeeded := m.settle(batch, res)
+	m.Log.Info("batch done", "function", in.Name(), "outcome", res.Outcome.String(),
+		"messages", len(batch), "deleted", len(succeeded), "kept", kept(batch, succeeded), "detail", res.Detail)
+	m.delete(ctx, succeeded)
+}
+
+// settle returns the records of the batch that succeeded.
+func (m *Mapping) settle(batch []events.SQSMessage, res rie.Result) []events.SQSMessage {
+	if res.Outcome != rie.Invoked {
+		return nil
+	}
+	if !m.ReportBatchItemFailures {
+		return batch
+	}
+	failed, ok := BatchItemFailures(res.Payload, batch)
+	if !ok {
+		m.Log.Warn("unparsable batch response, or one naming an item not in the batch: the whole batch failed")
+		return nil
+	}
+	var done []events.SQSMessage
+	for _, r := range batch {
+		if !failed[r.MessageId] {
+			done = append(done, r)
 		}
 	}
-	return nil
+	return done
 }
 
-// receive collects one batch within the batching window.
-func receive(ctx context.Context, cfg Config) (events.SQSEvent, error) {
-	var ev events.SQSEvent
-	var first time.Time
-	for len(ev.Records) < cfg.BatchSize {
-		wait := int32(pollWait / time.Second)
-		if len(ev.Records) > 0 {
-			if time.Since(first) >= cfg.Window {
+// BatchItemFailures reads a function's answer to an SQS event by Lambda's
+// rules for ReportBatchItemFailures: an empty or null answer, or no
+// batchItemFailures, is a complete success; an unparsable answer, or an
+// item id that is empty or not in the batch, is a complete failure
+// (ok false). It returns the ids of the records that failed.
+func BatchItemFailures(payload []byte, batch []events.SQSMessage) (failed map[string]bool, ok bool) {
+	failed = map[string]bool{}
+	trimmed := string(payload)
+	if trimmed == "" || trimmed == "null" || trimmed == `""` {
+		return failed, true
+	}
+	var resp struct {
+		Failures *[]struct {
+			ID *string `json:"itemIdentifier"`
+		} `json:"batchItemFailures"`
+	}
+	if err := json.Unmarshal(payload, &resp); err != nil {
+		return nil, false
+	}
+	if resp.Failures == nil {
+		return failed, true
+	}
+	inBatch := map[string]bool{}
+	for _, r := range batch {
+		inBatch[r.MessageId] = true
+	}
+	for _, f := range *resp.Failures {
+		if f.ID == nil || *f.ID == "" || !inBatch[*f.ID] {
+			return nil, false
+		}
+		failed[*f.ID] = true
+	}
+	return failed, true
+}
+
+// kept lists the ids of the records of batch that are not deleted: they
+// come back after their visibility timeout.
+func kept(batch, succeeded []events.SQSMessage) []string {
+	done := map[string]bool{}
+	for _, r := range succeeded {
+		done[r.MessageId] = true
+	}
+	ids := []string{}
+	for _, r := range batch {
+		if !done[r.MessageId] {
+			ids = append(ids, r.MessageId)
+		}
+	}
+	return ids
+}
+
+// gather receives up to BatchSize messages: it long-polls for the first
+// ones, then keeps receiving until the batch is full or the batching
+// window, counted from the first message, ends. A message received twice
+// (its visibility ran out meanwhile) is kept once, with its newest
+// receipt handle.
+func (m *Mapping) gather(ctx context.Context) []events.SQSMessage {
+	var batch []events.SQSMessage
+	index := map[string]int{} // message id → position in batch
+	var windowEnd time.Time
+	for len(batch) < m.BatchSize && ctx.Err() == nil {
+		wait := longPoll
+		if len(batch) > 0 {
+			left := time.Until(windowEnd)
+			if left <= 0 {
 				break
 			}
-			wait = 0
+			// WaitTimeSeconds counts whole seconds: never past the window.
+			wait = min(left, longPoll).Truncate(time.Second)
 		}
-		out, err := cfg.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(cfg.QueueURL), MaxNumberOfMessages: int32(cfg.BatchSize - len(ev.Records)),
-			WaitTimeSeconds:             wait,
+		out, err := m.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(m.QueueURL),
+			MaxNumberOfMessages:         int32(min(maxReceive, m.BatchSize-len(batch))),
+			WaitTimeSeconds:             int32(wait / time.Second),
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameAll},
+			MessageAttributeNames:       []string{"All"},
 		})
 		if err != nil {
-			return ev, fmt.Errorf("esm: receive: %w", err)
-		}
-		if len(out.Messages) == 0 {
-			if len(ev.Records) == 0 {
-				return ev, nil
+			if ctx.Err() == nil {
+				m.failed("ReceiveMessage failed", err)
+				_ = clock.Sleep(ctx, retryPause) // the loop ends if ctx did
 			}
-			if err := clock.Sleep(ctx, min(cfg.Window/10+time.Millisecond, 100*time.Millisecond)); err != nil {
-				return ev, nil
+			break
+		}
+		if len(out.Messages) > 0 && len(batch) == 0 {
+			windowEnd = time.Now().Add(m.Window)
+		}
+		for _, msg := range out.Messages {
+			rec := m.record(msg)
+			if i, ok := index[rec.MessageId]; ok {
+				batch[i] = rec
+				continue
 			}
-			continue
+			index[rec.MessageId] = len(batch)
+			batch = append(batch, rec)
 		}
-		if len(ev.Records) == 0 {
-			first = time.Now()
+		if len(batch) > 0 && m.Window == 0 {
+			break
 		}
-		for _, m := range out.Messages {
-			ev.Records = append(ev.Records, record(cfg, m))
+		if len(out.Messages) == 0 && wait == 0 {
+			_ = clock.Sleep(ctx, min(time.Until(windowEnd), 50*time.Millisecond)) // the loop ends if ctx did
 		}
 	}
-	return ev, nil
+	return batch
 }
 
-func record(cfg Config, m types.Message) events.SQSMessage {
+// record is the Lambda event record of a received message.
+func (m *Mapping) record(msg types.Message) events.SQSMessage {
+	attrs := map[string]events.SQSMessageAttribute{}
+	for k, v := range msg.MessageAttributes {
+		attrs[k] = events.SQSMessageAttribute{
+			StringValue: v.StringValue, BinaryValue: v.BinaryValue, DataType: aws.ToString(v.DataType),
+			StringListValues: v.StringListValues, BinaryListValues: v.BinaryListValues,
+		}
+	}
 	return events.SQSMessage{
-		MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
-		Body: aws.ToString(m.Body), Md5OfBody: aws.ToString(m.MD5OfBody), Attributes: m.Attributes,
-		EventSource: "aws:sqs", EventSourceARN: cfg.QueueARN, AWSRegion: "us-east-1",
+		MessageId: aws.ToString(msg.MessageId), ReceiptHandle: aws.ToString(msg.ReceiptHandle),
+		Body: aws.ToString(msg.Body), Md5OfBody: aws.ToString(msg.MD5OfBody),
+		Md5OfMessageAttributes: aws.ToString(msg.MD5OfMessageAttributes),
+		Attributes:             msg.Attributes, MessageAttributes: attrs,
+		EventSource: "aws:sqs", EventSourceARN: m.QueueARN, AWSRegion: region(m.QueueARN),
 	}
 }
 
-func invoke(ctx context.Context, i int, f Function, ev events.SQSEvent) Invocation {
-	inv := Invocation{Instance: i, Start: time.Now(), Event: ev}
-	body, err := json.Marshal(ev)
-	if err == nil {
-		var out []byte
-		if out, err = f.Call(ctx, body); err == nil {
-			err = decode(out, &inv.Response)
-		}
+// region is the region of an ARN (arn:partition:service:region:...).
+func region(arn string) string {
+	parts := strings.SplitN(arn, ":", 5)
+	if len(parts) < 5 {
+		return ""
 	}
-	inv.End, inv.Err = time.Now(), err
-	return inv
+	return parts[3]
 }
 
-// decode reads a handler's answer; a function error (the runtime's
-// {"errorMessage", "errorType"}) is an error.
-func decode(out []byte, resp *events.SQSEventResponse) error {
-	var v struct {
-		events.SQSEventResponse
-		ErrorMessage string `json:"errorMessage"`
-		ErrorType    string `json:"errorType"`
-	}
-	if err := json.Unmarshal(out, &v); err != nil {
-		return fmt.Errorf("esm: function answered %.200s: %w", out, err)
-	}
-	if v.ErrorType != "" || v.ErrorMessage != "" {
-		return fmt.Errorf("esm: function error %s: %s", v.ErrorType, v.ErrorMessage)
-	}
-	*resp = v.SQSEventResponse
-	return nil
-}
-
-// settle deletes the records the invocation finished: all but the
-// reported failures, or none when the invocation itself failed.
-func settle(ctx context.Context, cfg Config, inv Invocation) error {
-	if inv.Err != nil {
-		return nil
-	}
-	failed := make(map[string]bool)
-	for _, f := range inv.Response.BatchItemFailures {
-		failed[f.ItemIdentifier] = true
-	}
-	var entries []types.DeleteMessageBatchRequestEntry
-	for k, r := range inv.Event.Records {
-		if !failed[r.MessageId] {
+// delete removes the messages that succeeded. Deletion outlives
+// cancellation briefly: what was done must not be done again.
+func (m *Mapping) delete(ctx context.Context, msgs []events.SQSMessage) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for len(msgs) > 0 {
+		n := min(deleteBatch, len(msgs))
+		var entries []types.DeleteMessageBatchRequestEntry
+		for i, r := range msgs[:n] {
 			entries = append(entries, types.DeleteMessageBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(k)), ReceiptHandle: aws.String(r.ReceiptHandle)})
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(r.ReceiptHandle),
+			})
 		}
+		out, err := m.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(m.QueueURL), Entries: entries})
+		switch {
+		case err != nil:
+			m.failed("DeleteMessageBatch failed: the messages come back", err)
+		case len(out.Failed) > 0:
+			m.failed("some deletions failed: those messages come back",
+				fmt.Errorf("DeleteMessageBatch: %d entries failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message)))
+		}
+		msgs = msgs[n:]
 	}
-	if len(entries) == 0 {
-		return nil
-	}
-	out, err := cfg.SQS.DeleteMessageBatch(ctx, &sqs.DeleteMessageBatchInput{QueueUrl: aws.String(cfg.QueueURL), Entries: entries})
-	if err != nil {
-		return fmt.Errorf("esm: delete: %w", err)
-	}
-	if len(out.Failed) > 0 {
-		return fmt.Errorf("esm: delete: %d entries failed: %s", len(out.Failed), aws.ToString(out.Failed[0].Message))
-	}
-	return nil
 }
