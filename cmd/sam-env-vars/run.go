@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mailprobe/mailprobe/internal/lambdalocal"
 	"github.com/mailprobe/mailprobe/internal/samtemplate"
 )
 
@@ -40,8 +41,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs.Var(refs, "ref", "`Resource=value` that !Ref gives for a resource (default: its logical id, as sam local does); repeatable")
 	fs.Var(attrs, "attr", "`Resource.Attribute=value` that !GetAtt gives (default: \"Resource.Attribute\"); repeatable")
 	out := fs.String("o", "", "output `file` (default: standard output)")
-	useEmulators := fs.Bool("emulators", false, "create the template's tables and queues in the emulators "+
-		"($MAILPROBE_SQS_ENDPOINT, $MAILPROBE_DYNAMODB_ENDPOINT: scripts/emulators.sh start) and point the functions at them")
+	useEmulators := fs.Bool("emulators", false, "create the template's tables, queues and buckets in the emulators "+
+		"($MAILPROBE_SQS_ENDPOINT, $MAILPROBE_DYNAMODB_ENDPOINT, $MAILPROBE_S3_ENDPOINT: scripts/emulators.sh start), "+
+		"as make run-lambda does, and point the functions at them")
 	stackName := fs.String("stack-name", "mailprobe-local", "`prefix` of the names of what -emulators creates")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -57,13 +59,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 1
 	}
 	stack, notes := d.LocalStack(refs, attrs)
-	var emu emulators
+	var emu lambdalocal.Endpoints
 	if *useEmulators {
-		if emu, err = endpointsFrom(getenv, *stackName); err != nil {
+		if emu, err = endpointsFrom(getenv); err != nil {
 			fmt.Fprintf(stderr, "sam-env-vars: %v\n", err)
 			return 2
 		}
-		more, err := emu.provision(context.Background(), d, stack)
+		more, err := lambdalocal.ProvisionStore(context.Background(), d, stack, emu, *stackName)
 		if err != nil {
 			fmt.Fprintf(stderr, "sam-env-vars: emulators: %v\n", err)
 			return 1
@@ -79,7 +81,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 1
 	}
 	if *useEmulators {
-		emu.pointAt(envs)
+		pointAt(envs, emu)
 	}
 	b, _ := json.MarshalIndent(envs, "", "  ") // maps of strings always marshal
 	b = append(b, '\n')

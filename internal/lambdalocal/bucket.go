@@ -2,11 +2,13 @@ package lambdalocal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // bucketType is the resource type of an S3 bucket.
@@ -28,10 +30,16 @@ func (p *provisioner) bucket(ctx context.Context, id string) error {
 		// CloudFormation's generated bucket names are lower case.
 		name = strings.ToLower(p.physical(id, 63))
 	}
-	if _, err := p.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+	_, err := p.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	var taken *s3types.BucketAlreadyExists
+	existed := p.stable && (errors.As(err, &owned) || errors.As(err, &taken))
+	if err != nil && !existed {
 		return fmt.Errorf("create bucket %s: %w", id, err)
 	}
-	p.c.undo = append(p.c.undo, func(ctx context.Context) { emptyAndDelete(ctx, p.s3, name) })
+	if !existed {
+		p.c.undo = append(p.c.undo, func(ctx context.Context) { emptyAndDelete(ctx, p.s3, name) })
+	}
 	var ignored []string
 	for _, prop := range res.PropertyNames() {
 		if prop != "BucketName" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -66,12 +67,7 @@ func (l *local) startEmulators(ctx context.Context) error {
 		e.started = append(e.started, em)
 		*s.url = em.URL
 	}
-	creds := credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")
-	e.sqs = sqs.New(sqs.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(e.sqsURL)})
-	e.ddb = dynamodb.New(dynamodb.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(e.ddbURL)})
-	e.s3 = s3.New(s3.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(e.s3URL), UsePathStyle: true,
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired})
+	e.sqs, e.ddb, e.s3 = clients(e.sqsURL, e.ddbURL, e.s3URL)
 	var pids []int
 	for _, em := range e.started {
 		pids = append(pids, em.Pid())
@@ -93,4 +89,56 @@ func (e *emulators) stop() {
 		em.Stop()
 	}
 	e.started = nil
+}
+
+// clients returns the clients of the emulators at the URLs; S3's is nil
+// without its URL.
+func clients(sqsURL, ddbURL, s3URL string) (*sqs.Client, *dynamodb.Client, *s3.Client) {
+	creds := credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")
+	sq := sqs.New(sqs.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(sqsURL)})
+	ddb := dynamodb.New(dynamodb.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(ddbURL)})
+	if s3URL == "" {
+		return sq, ddb, nil
+	}
+	return sq, ddb, s3.New(s3.Options{Region: region, Credentials: creds, BaseEndpoint: aws.String(s3URL), UsePathStyle: true,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired})
+}
+
+// Endpoints are the URLs of running SQS, DynamoDB and S3 emulators.
+type Endpoints struct{ SQS, DynamoDB, S3 string }
+
+// ProvisionStore creates the template's queues (dead-letter queues first),
+// tables and buckets in running emulators as lambda-local does at start-up
+// (for `sam local invoke`, cmd/sam-env-vars), but named stack-LogicalId
+// and kept: a second run finds them in place. It sets in st what !Ref and
+// !GetAtt give for them and returns notes on what the emulators do not do.
+// Without an S3 endpoint, buckets stay as st has them.
+func ProvisionStore(ctx context.Context, d *samtemplate.Deployment, st samtemplate.Stack, e Endpoints, stack string) ([]string, error) {
+	c := &created{refs: st.Refs, attrs: st.Attrs, queues: map[string]samtemplate.Queue{}, secrets: map[string]string{}}
+	p := &provisioner{d: d, r: d.Resolver(st), stackName: stack, stable: true, log: slog.New(slog.DiscardHandler), c: c}
+	p.sqs, p.ddb, p.s3 = clients(e.SQS, e.DynamoDB, e.S3)
+	for _, res := range d.Resources() {
+		ok, err := p.r.Exists(res)
+		if err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		switch {
+		case res.Type == samtemplate.QueueType:
+			err = p.queue(ctx, res.ID, map[string]bool{})
+		case res.Type == samtemplate.TableType:
+			err = p.table(ctx, res.ID)
+		case res.Type == bucketType && p.s3 == nil:
+			c.note("%s: no S3 emulator (%s is unset): it stays a placeholder", res.ID, awsemu.EnvS3Endpoint)
+		case res.Type == bucketType:
+			err = p.bucket(ctx, res.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return c.notes, nil
 }

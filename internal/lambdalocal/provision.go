@@ -40,12 +40,16 @@ func (c *created) note(format string, args ...any) {
 // provisioner creates the template's queues and tables in the emulators,
 // named as CloudFormation names them (stack-LogicalId-RANDOM).
 type provisioner struct {
-	d          *samtemplate.Deployment
-	r          *samtemplate.Resolver // reads c.refs and c.attrs as they fill
-	sqs        *sqs.Client
-	ddb        *dynamodb.Client
-	s3         *s3.Client
-	stackName  string
+	d         *samtemplate.Deployment
+	r         *samtemplate.Resolver // reads c.refs and c.attrs as they fill
+	sqs       *sqs.Client
+	ddb       *dynamodb.Client
+	s3        *s3.Client
+	stackName string
+	// stable names what is created stack-LogicalId, without the random
+	// part, and takes a table or bucket that exists under that name as it
+	// is: a second run finds everything in place (ProvisionStore).
+	stable     bool
 	visibility time.Duration // --visibility-timeout; 0 keeps the template's
 	log        *slog.Logger
 	c          *created
@@ -100,9 +104,13 @@ func (p *provisioner) provision(ctx context.Context) error {
 	return nil
 }
 
-// physical returns a CloudFormation-style name, at most limit characters.
+// physical returns a CloudFormation-style name (stack-LogicalId-RANDOM,
+// or stack-LogicalId with stable names), at most limit characters.
 func (p *provisioner) physical(id string, limit int) string {
 	suffix := "-" + randomSuffix(12)
+	if p.stable {
+		suffix = ""
+	}
 	base := p.stackName + "-" + id
 	if len(base)+len(suffix) > limit {
 		base = base[:limit-len(suffix)]

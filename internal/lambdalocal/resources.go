@@ -125,18 +125,23 @@ func (p *provisioner) table(ctx context.Context, id string) error {
 		name = p.physical(id, 255)
 	}
 	in := createTableInput(name, tb)
-	out, err := p.ddb.CreateTable(ctx, in)
-	if err != nil {
+	_, err = p.ddb.CreateTable(ctx, in)
+	var inUse *dtypes.ResourceInUseException
+	existed := p.stable && errors.As(err, &inUse)
+	if err != nil && !existed {
 		return fmt.Errorf("create table %s: %w", id, err)
 	}
-	p.c.undo = append(p.c.undo, func(ctx context.Context) {
-		_, _ = p.ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}) // best effort at shutdown
-	})
-	waiter := dynamodb.NewTableExistsWaiter(p.ddb)
-	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
+	if !existed {
+		p.c.undo = append(p.c.undo, func(ctx context.Context) {
+			_, _ = p.ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(name)}) // best effort at shutdown
+		})
+	}
+	waiter := dynamodb.NewTableExistsWaiter(p.ddb, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	desc, err := waiter.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second)
+	if err != nil {
 		return fmt.Errorf("table %s: %w", id, err)
 	}
-	if ttl := tb.TimeToLive; ttl != nil && ttl.Enabled {
+	if ttl := tb.TimeToLive; ttl != nil && ttl.Enabled && !existed {
 		_, err := p.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 			TableName: aws.String(name),
 			TimeToLiveSpecification: &dtypes.TimeToLiveSpecification{
@@ -155,8 +160,8 @@ func (p *provisioner) table(ctx context.Context, id string) error {
 		p.c.note("%s: %s have no local equivalent", id, strings.Join(tb.Ignored, ", "))
 	}
 	p.c.refs[id] = name
-	p.c.attrs[id+".Arn"] = aws.ToString(out.TableDescription.TableArn)
-	if s := aws.ToString(out.TableDescription.LatestStreamArn); s != "" {
+	p.c.attrs[id+".Arn"] = aws.ToString(desc.Table.TableArn)
+	if s := aws.ToString(desc.Table.LatestStreamArn); s != "" {
 		p.c.attrs[id+".StreamArn"] = s
 	}
 	p.log.Info("table created", "resource", id, "name", name, "indexes", len(tb.GlobalSecondaryIndexes))
