@@ -112,7 +112,7 @@ type RetryState struct {
 	// the retry goes through another when there is one.
 	AvoidProxy string `json:"avoid_proxy,omitempty"`
 	// Reason is why the item waits (greylisted, temporary, connection,
-	// politeness, deadline): what the job status reports.
+	// politeness, deadline, retry): what the job status reports.
 	Reason string `json:"reason,omitempty"`
 }
 
