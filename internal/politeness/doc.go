@@ -40,21 +40,29 @@ import (
 	"github.com/mailprobe/mailprobe/internal/clock"
 )
 
-// ErrDeferred is matched (errors.Is) by Acquire's error when an MX host
-// deferred us (Defer) until after the caller's deadline; the error is a
+// ErrDeferred is matched (errors.Is) by Acquire's error when an MX host is
+// held back until after the caller's deadline: it deferred us (Defer), or
+// its shared RCPT budget is booked until then; the error is a
 // *DeferredError, which says until when.
 var ErrDeferred = errors.New("MX host deferred us past the deadline")
 
-// DeferredError is Acquire's error when an MX host deferred us until after
+// DeferredError is Acquire's error when an MX host is held back until after
 // the caller's deadline: no session was opened, and none should be before
 // Until. The engine reads RetryAt to give the addresses a retry then.
 type DeferredError struct {
 	Host  string
 	Until time.Time
+	// Booked: the host's RCPT budget is booked until then (Shared), rather
+	// than the host deferred us.
+	Booked bool
 }
 
 func (e *DeferredError) Error() string {
-	return "politeness: " + e.Host + " deferred us until " + e.Until.UTC().Format(time.RFC3339) + ", past the deadline"
+	until := e.Until.UTC().Format(time.RFC3339)
+	if e.Booked {
+		return "politeness: RCPT budget at " + e.Host + " booked from " + until + ", past the deadline"
+	}
+	return "politeness: " + e.Host + " deferred us until " + until + ", past the deadline"
 }
 
 // Is makes errors.Is(err, ErrDeferred) true.

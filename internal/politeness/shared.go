@@ -139,8 +139,7 @@ func (s *Shared) Acquire(ctx context.Context, mxHost string, rcpts int) (release
 	if dl, ok := ctx.Deadline(); ok && dl.Before(start) {
 		s.unreserve(key, end, cost)
 		free(0)
-		return nil, fmt.Errorf("politeness: RCPT budget at %s booked from %s, after the deadline: %w",
-			host, start.UTC().Format(time.RFC3339), ErrDeferred)
+		return nil, &DeferredError{Host: host, Until: start, Booked: true}
 	}
 	if wait := start.Sub(now); wait > 0 {
 		if err := s.clock.Sleep(ctx, wait); err != nil {

@@ -169,7 +169,8 @@ func TestSharedPostpones(t *testing.T) {
 }
 
 // TestSharedDeadline: without a Deferral, a booking that starts after
-// ctx's deadline fails at once and is given back.
+// ctx's deadline fails at once, saying when it would have started (the
+// engine retries the addresses then), and is given back.
 func TestSharedDeadline(t *testing.T) {
 	clk := newFakeClock()
 	s, err := politeness.NewShared(politeness.SharedConfig{Scheduler: politeness.NewMemoryScheduler(clk), RcptsPerMinute: 60, Clock: clk})
@@ -180,8 +181,10 @@ func TestSharedDeadline(t *testing.T) {
 	release(60)
 	ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(10*time.Second))
 	defer cancel()
-	if _, err := s.Acquire(ctx, "mx.test.", 10); !errors.Is(err, politeness.ErrDeferred) {
-		t.Errorf("Acquire = %v, want ErrDeferred", err)
+	_, err = s.Acquire(ctx, "mx.test.", 10)
+	var de *politeness.DeferredError
+	if !errors.Is(err, politeness.ErrDeferred) || !errors.As(err, &de) || !de.RetryAt().Equal(clk.Now().Add(time.Minute)) {
+		t.Errorf("Acquire = %v, want a *DeferredError until the first booking ends, a minute from now", err)
 	}
 	release, err = s.Acquire(context.Background(), "mx.test.", 10)
 	if err != nil {
