@@ -30,18 +30,8 @@ func checkGenerated(t *testing.T, d *samtemplate.Deployment, cfn []byte, keys ma
 		t.Fatal(err)
 	}
 	// Both templates evaluated against the same stack: parameters as
-	// sam deploy passes them, resources as "ref-<Id>" and "attr-<Id>.<Attr>".
-	stack := func(tp *samtemplate.Template) *samtemplate.Resolver {
-		st := samtemplate.Stack{Params: d.Params, Refs: map[string]string{}, Attrs: map[string]string{}}
-		for _, r := range tp.Resources() {
-			st.Refs[r.ID] = "ref-" + r.ID
-		}
-		for _, a := range tp.AttributesUsed() {
-			st.Attrs[a] = "attr-" + a
-		}
-		return tp.Resolver(st)
-	}
-	src, r := stack(d.Template), stack(gen)
+	// sam deploy passes them, resources as placeholders.
+	src, r := d.Resolver(placeholderStack(d.Template, d.Params)), gen.Resolver(placeholderStack(gen, d.Params))
 	byType := map[string][]string{}
 	for id, res := range raw.Resources {
 		byType[res.Type] = append(byType[res.Type], id)

@@ -36,14 +36,20 @@ func deployment(t *testing.T, overrides map[string]string) (*samtemplate.Deploym
 	if len(d.Missing) > 0 {
 		t.Fatalf("parameters without a value: %v", d.Missing)
 	}
-	st := samtemplate.Stack{Params: d.Params, Refs: map[string]string{}, Attrs: map[string]string{}}
-	for _, r := range d.Resources() {
+	return d, d.Resolver(placeholderStack(d.Template, d.Params))
+}
+
+// placeholderStack is the stack the tests evaluate templates against:
+// params, and resources as "ref-<Id>" and "attr-<Id>.<Attribute>".
+func placeholderStack(tp *samtemplate.Template, params map[string]string) samtemplate.Stack {
+	st := samtemplate.Stack{Params: params, Refs: map[string]string{}, Attrs: map[string]string{}}
+	for _, r := range tp.Resources() {
 		st.Refs[r.ID] = "ref-" + r.ID
 	}
-	for _, a := range d.AttributesUsed() {
+	for _, a := range tp.AttributesUsed() {
 		st.Attrs[a] = "attr-" + a
 	}
-	return d, d.Resolver(st)
+	return st
 }
 
 // openNode parses the template into a yaml.Node tree, which keeps the

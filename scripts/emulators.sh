@@ -5,7 +5,7 @@
 # See shared/docs/local-aws.md.
 #
 #   scripts/emulators.sh install   npm ci into ./.emulators (idempotent; npm registry only)
-#   scripts/emulators.sh start     start both on free 127.0.0.1 ports, write .emulators/env, wait until ready
+#   scripts/emulators.sh start     start the three on free 127.0.0.1 ports, write .emulators/env, wait until ready
 #   scripts/emulators.sh stop      stop what start started
 #   scripts/emulators.sh status    print the endpoints of running emulators
 #
