@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mailprobe/mailprobe/internal/store"
@@ -195,14 +196,12 @@ func encodeGroup(recs []store.Record) ([]byte, error) {
 	if err := enc.Encode(rows); err != nil {
 		return nil, err
 	}
-	raw := js.Bytes()
 	var buf bytes.Buffer
 	buf.WriteByte(groupV1)
-	w, err := flate.NewWriterDict(&buf, flate.BestCompression, dictV1)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.Write(raw); err != nil {
+	w := groupWriters.Get().(*flate.Writer)
+	defer groupWriters.Put(w)
+	w.Reset(&buf)
+	if _, err := w.Write(js.Bytes()); err != nil {
 		return nil, err
 	}
 	if err := w.Close(); err != nil {
@@ -210,6 +209,13 @@ func encodeGroup(recs []store.Record) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// groupWriters keeps DEFLATE writers with dictV1 between messages: a new
+// one allocates most of a megabyte, Reset keeps its level and dictionary.
+var groupWriters = sync.Pool{New: func() any {
+	w, _ := flate.NewWriterDict(nil, flate.BestCompression, dictV1) // fails only for an invalid level
+	return w
+}}
 
 // decodeGroup returns the records of a group of job jobID.
 func decodeGroup(jobID string, b []byte) ([]store.Record, error) {
