@@ -1,15 +1,19 @@
 package mta
 
 import (
+	"bytes"
+	"crypto/rand"
 	"fmt"
 	"maps"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 const postfixMaster = "/usr/lib/postfix/sbin/master"
@@ -191,11 +195,24 @@ postlog   unix-dgram n - n - 1 postlogd
 
 func (s *PostfixServer) logPath() string { return filepath.Join(s.dir, "maillog") }
 
-// Log returns the instance's mail log so far.
+// Log returns the instance's mail log so far. Postfix's daemons log
+// through postlogd, which writes each line after the fact: a line sent
+// with postlog after theirs marks where the log has caught up.
 func (s *PostfixServer) Log() string {
+	mark := "mta-log-mark-" + rand.Text()
+	if exec.Command("postlog", "-c", filepath.Join(s.dir, "conf"), "-t", "mta", mark).Run() == nil {
+		for deadline := time.Now().Add(logCatchUp); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if b, _ := os.ReadFile(s.logPath()); bytes.Contains(b, []byte(mark)) {
+				return string(b)
+			}
+		}
+	}
 	b, _ := os.ReadFile(s.logPath())
 	return string(b)
 }
+
+// logCatchUp bounds the wait for postlogd to write the lines sent to it.
+const logCatchUp = 5 * time.Second
 
 var postfixConnect = regexp.MustCompile(`smtpd\[\d+\]: connect from [^\[]*\[([0-9a-fA-F.:]+)\]`)
 
