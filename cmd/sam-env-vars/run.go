@@ -65,7 +65,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			fmt.Fprintf(stderr, "sam-env-vars: %v\n", err)
 			return 2
 		}
-		more, err := lambdalocal.ProvisionStore(context.Background(), d, stack, emu, *stackName)
+		more, err := lambdalocal.ProvisionStable(context.Background(), d, stack, emu, *stackName)
 		if err != nil {
 			fmt.Fprintf(stderr, "sam-env-vars: emulators: %v\n", err)
 			return 1

@@ -108,22 +108,22 @@ func clients(sqsURL, ddbURL, s3URL string) (*sqs.Client, *dynamodb.Client, *s3.C
 // Endpoints are the URLs of running SQS, DynamoDB and S3 emulators.
 type Endpoints struct{ SQS, DynamoDB, S3 string }
 
-// ProvisionStore creates the template's queues (dead-letter queues first),
+// ProvisionStable creates the template's queues (dead-letter queues first),
 // tables and buckets in running emulators as lambda-local does at start-up
 // (for `sam local invoke`, cmd/sam-env-vars), but named stack-LogicalId
 // and kept: a second run finds them in place. It sets in st what !Ref and
 // !GetAtt give for them and returns notes on what the emulators do not do.
 // Without an S3 endpoint, buckets stay as st has them.
-func ProvisionStore(ctx context.Context, d *samtemplate.Deployment, st samtemplate.Stack, e Endpoints, stack string) ([]string, error) {
+func ProvisionStable(ctx context.Context, d *samtemplate.Deployment, st samtemplate.Stack, e Endpoints, stack string) ([]string, error) {
 	c := &created{refs: st.Refs, attrs: st.Attrs, queues: map[string]samtemplate.Queue{}, secrets: map[string]string{}}
 	p := &provisioner{d: d, r: d.Resolver(st), stackName: stack, stable: true, log: slog.New(slog.DiscardHandler), c: c}
 	p.sqs, p.ddb, p.s3 = clients(e.SQS, e.DynamoDB, e.S3)
 	for _, res := range d.Resources() {
 		ok, err := p.r.Exists(res)
-		if err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			continue
 		}
 		switch {

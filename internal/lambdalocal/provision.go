@@ -48,7 +48,7 @@ type provisioner struct {
 	stackName string
 	// stable names what is created stack-LogicalId, without the random
 	// part, and takes a table or bucket that exists under that name as it
-	// is: a second run finds everything in place (ProvisionStore).
+	// is: a second run finds everything in place (ProvisionStable).
 	stable     bool
 	visibility time.Duration // --visibility-timeout; 0 keeps the template's
 	log        *slog.Logger
